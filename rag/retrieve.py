@@ -1,0 +1,228 @@
+"""Retrieval over the chunk store: vector (cosine), BM25 (bm25s, stemmed) and hybrid (RRF)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from rag.errors import QuestionError
+from rag.settings import RetrievalMode, Settings
+from rag.store import Record, Store, side_index_dir
+
+MAX_QUERY_CHARS = 20_000
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with where it comes from; `text == source_text[start:end]`."""
+
+    rank: int
+    id: str
+    source: str
+    title: str
+    page: int | None
+    start: int
+    end: int
+    score: float
+    text: str
+
+    @classmethod
+    def from_record(cls, rank: int, record: Record, score: float) -> Hit:
+        """Build a hit from a stored record."""
+        meta = record.metadata
+        return cls(
+            rank=rank,
+            id=record.id,
+            source=str(meta.get("source", "")),
+            title=str(meta.get("title", "")),
+            page=int(meta["page"]) if meta.get("page") is not None else None,
+            start=int(meta.get("start", 0)),
+            end=int(meta.get("end", 0)),
+            score=float(score),
+            text=record.text,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the documented JSON shape of `rag search --json`."""
+        return {
+            "rank": self.rank,
+            "source": self.source,
+            "title": self.title,
+            "page": self.page,
+            "start": self.start,
+            "end": self.end,
+            "score": round(self.score, 6),
+            "text": self.text,
+        }
+
+
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+class BM25Index:
+    """A bm25s index of the collection's chunks, saved beside the store with the state it reflects."""
+
+    def __init__(self, ids: list[str], retriever: Any, generation: str, count: int) -> None:
+        self.ids = ids
+        self.retriever = retriever
+        self.generation = generation
+        self.count = count
+        self._stem = _stemmer()
+
+    @classmethod
+    def build(cls, ids: Sequence[str], texts: Sequence[str], generation: str) -> BM25Index:
+        """Index `texts` (stemmed, English stopwords removed)."""
+        import bm25s
+
+        retriever = bm25s.BM25()
+        if texts:
+            tokens = bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), show_progress=False)
+            retriever.index(tokens, show_progress=False)
+        return cls(list(ids), retriever, generation, len(ids))
+
+    @classmethod
+    def from_store(cls, store: Store) -> BM25Index:
+        """Build the index from every chunk in the store."""
+        generation = store.generation()
+        ids, texts = [], []
+        for record in store.iter_records(with_text=True):
+            ids.append(record.id)
+            texts.append(record.text)
+        return cls.build(ids, texts, generation)
+
+    def save(self, folder: Path) -> None:
+        """Write the index atomically: a crash leaves the old one or the new one, never half."""
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".bm25-", dir=folder.parent))
+        if self.ids:
+            self.retriever.save(str(tmp / "index"), show_progress=False)
+        state = {"generation": self.generation, "count": self.count, "ids": self.ids}
+        (tmp / "state.json").write_text(json.dumps(state), encoding="utf-8")
+        old = folder.with_name(folder.name + ".old")
+        if folder.exists():
+            os.replace(folder, old)
+        os.replace(tmp, folder)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, folder: Path) -> BM25Index | None:
+        """Load a saved index, or None when there is none or it is unreadable."""
+        import bm25s
+
+        try:
+            state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+            retriever = (
+                bm25s.BM25.load(str(folder / "index"), mmap=True, show_progress=False)
+                if state["ids"]
+                else bm25s.BM25()
+            )
+            return cls(list(state["ids"]), retriever, str(state["generation"]), int(state["count"]))
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def is_current(self, store: Store) -> bool:
+        """Tell whether this index reflects the store as it is now."""
+        return self.generation == store.generation() and self.count == store.count()
+
+    def search(self, query: str, k: int) -> list[tuple[str, float]]:
+        """Return up to `k` (chunk id, BM25 score) pairs, best first; only chunks sharing a term."""
+        import bm25s
+
+        if not self.ids:
+            return []
+        tokens = bm25s.tokenize(
+            [query], stopwords="en", stemmer=self._stem, return_ids=False, show_progress=False
+        )
+        vocab = self.retriever.vocab_dict
+        terms = [[t for t in tokens[0] if t in vocab]]
+        if not terms[0]:
+            return []
+        docs, scores = self.retriever.retrieve(
+            terms, k=min(k, len(self.ids)), show_progress=False, n_threads=1
+        )
+        return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+
+
+def open_bm25(store: Store, settings: Settings) -> BM25Index:
+    """Load the saved BM25 index if it matches the store, else rebuild and save it."""
+    folder = side_index_dir(settings)
+    index = BM25Index.load(folder)
+    if index is not None and index.is_current(store):
+        return index
+    index = BM25Index.from_store(store)
+    index.save(folder)
+    return index
+
+
+def rrf(rankings: Sequence[Sequence[str]], k: int) -> list[tuple[str, float]]:
+    """Fuse ranked id lists by reciprocal rank fusion: sum of 1 / (k + rank)."""
+    fused: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, id_ in enumerate(ranking, start=1):
+            fused[id_] = fused.get(id_, 0.0) + 1.0 / (k + rank)
+    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+class Retriever:
+    """Search the store by meaning, by words, or both."""
+
+    def __init__(self, settings: Settings, store: Store, embeddings: Embeddings) -> None:
+        self.settings = settings
+        self.store = store
+        self.embeddings = embeddings
+        self._bm25: BM25Index | None = None
+
+    def bm25(self) -> BM25Index:
+        """Return the BM25 index, loading or rebuilding it on first use or when the store changed."""
+        if self._bm25 is None or not self._bm25.is_current(self.store):
+            self._bm25 = open_bm25(self.store, self.settings)
+        return self._bm25
+
+    def embed_query(self, query: str) -> np.ndarray:
+        """Embed a query as a unit vector."""
+        return np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
+
+    def search(self, query: str, k: int | None = None, mode: RetrievalMode | None = None) -> list[Hit]:
+        """Return the `k` best chunks for `query`, best first."""
+        query = " ".join(query.split())
+        if not query:
+            raise QuestionError("the query is empty: type a question or some words to search for")
+        if len(query) > MAX_QUERY_CHARS:
+            raise QuestionError(f"the query is {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,}")
+        k = k or self.settings.top_k
+        mode = mode or self.settings.retrieval_mode
+        if mode == "vector":
+            records = self.store.query(self.embed_query(query).tolist(), k)
+            return [Hit.from_record(i, r, r.score) for i, r in enumerate(records, start=1)]
+        known: dict[str, Record] = {}
+        if mode == "bm25":
+            scored = self.bm25().search(query, k)
+        else:
+            pool = max(4 * k, 40)
+            vector = self.store.query(self.embed_query(query).tolist(), pool)
+            known = {r.id: r for r in vector}
+            bm25_ids = [id_ for id_, _ in self.bm25().search(query, pool)]
+            scored = rrf([[r.id for r in vector], bm25_ids], self.settings.rrf_k)[:k]
+        known.update((r.id, r) for r in self.store.get([i for i, _ in scored if i not in known]))
+        hits = [(known[id_], score) for id_, score in scored if id_ in known]
+        return [Hit.from_record(i, r, s) for i, (r, s) in enumerate(hits, start=1)]
+
+
+def open_retriever(settings: Settings, embeddings: Embeddings | None = None) -> Retriever:
+    """Open the configured index for searching."""
+    from rag.providers import make_embeddings
+
+    store = Store.open(settings)
+    return Retriever(settings, store, embeddings or make_embeddings(settings))

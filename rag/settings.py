@@ -1,0 +1,90 @@
+"""Settings: every knob of `rag`, read from `RAG_*` environment variables and `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EmbeddingProvider = Literal["local", "openai"]
+RetrievalMode = Literal["vector", "bm25", "hybrid"]
+LLMMode = Literal["extractive", "openai"]
+
+LOCAL_EMBEDDING_MODEL = "all-MiniLM-L6-v2-onnx-int8"
+DEFAULT_OPENAI_EMBEDDING_MODEL = "text-embedding-3-small"
+
+
+class Settings(BaseSettings):
+    """Configuration of one `rag` instance; build it once at the entry point and pass it down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+    )
+
+    corpus_dir: Path = Field(Path("seeds"), description="Folder of documents to index and cite.")
+    data_dir: Path = Field(
+        Path(".rag"), description="Where the embedded Chroma store and side indexes (BM25) live."
+    )
+    chroma_url: str = Field(
+        "", description="Empty: embedded Chroma under data_dir. http://host:port: a Chroma server."
+    )
+    collection: str = Field("rag", description="Chroma collection name.")
+
+    embedding: EmbeddingProvider = Field("local", description="Embedding provider: local ONNX or OpenAI.")
+    embedding_model: str = Field(
+        "",
+        description=f"Embedding model id; empty picks {LOCAL_EMBEDDING_MODEL} (local) "
+        f"or {DEFAULT_OPENAI_EMBEDDING_MODEL} (openai).",
+    )
+    embedding_batch_size: int = Field(32, ge=1, le=1024, description="Texts per embedding call.")
+
+    chunk_size: int = Field(
+        200, ge=16, le=254, description="Chunk size in model tokens (the model reads at most 256)."
+    )
+    chunk_overlap: int = Field(32, ge=0, le=128, description="Overlap between chunks, in model tokens.")
+
+    top_k: int = Field(5, ge=1, le=100, description="Passages retrieved per question.")
+    retrieval_mode: RetrievalMode = Field("hybrid", description="vector, bm25 or hybrid (fused).")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant for hybrid retrieval.")
+
+    llm: LLMMode | None = Field(
+        None, description="Answerer: extractive (offline) or openai; unset picks openai when a key is set."
+    )
+    openai_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("RAG_OPENAI_API_KEY", "OPENAI_API_KEY"),
+        description="API key for OpenAI-compatible endpoints (also read from OPENAI_API_KEY).",
+    )
+    openai_base_url: str = Field(
+        "", description="Base URL of an OpenAI-compatible endpoint; empty means OpenAI itself."
+    )
+    chat_model: str = Field("gpt-4o-mini", description="Chat model name for the openai answerer.")
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError("chunk_overlap must be smaller than chunk_size")
+        if self.embedding == "local" and self.embedding_model not in ("", LOCAL_EMBEDDING_MODEL):
+            raise ValueError(f"the local embedding provider has one model: {LOCAL_EMBEDDING_MODEL}")
+        return self
+
+    @property
+    def embedding_model_id(self) -> str:
+        """Name the embedding model, as recorded on the collection it builds."""
+        if self.embedding == "local":
+            return f"local:{self.embedding_model or LOCAL_EMBEDDING_MODEL}"
+        return f"openai:{self.embedding_model or DEFAULT_OPENAI_EMBEDDING_MODEL}"
+
+    @property
+    def llm_mode(self) -> LLMMode:
+        """Return the answerer that runs: the configured one, else openai when a key is set."""
+        if self.llm is not None:
+            return self.llm
+        return "openai" if self.openai_api_key is not None else "extractive"

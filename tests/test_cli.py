@@ -1,0 +1,85 @@
+"""The `rag` command as a user runs it: typer's runner for most cases, the real console script once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from rag.cli import app
+from tests.conftest import HANOI_2024, RUSSIA_2019
+
+runner = CliRunner()
+HANOI_Q = "Why did the Hanoi summit collapse?"
+
+
+def _args(corpus: Path, data: Path) -> list[str]:
+    return ["--corpus", str(corpus), "--data-dir", str(data)]
+
+
+def test_ingest_then_search_json(corpus: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = runner.invoke(app, ["ingest", *_args(corpus, data)])
+    assert first.exit_code == 0, first.output
+    assert "indexed (new or changed)" in first.output and "2 │" in first.output
+
+    again = runner.invoke(app, ["ingest", *_args(corpus, data)])
+    assert again.exit_code == 0
+    assert "0 chunks embedded" in again.output
+
+    found = runner.invoke(app, ["search", "--json", "-k", "3", HANOI_Q, *_args(corpus, data)])
+    assert found.exit_code == 0, found.output
+    hits = json.loads(found.stdout)
+    assert [h["rank"] for h in hits] == [1, 2, 3]
+    assert set(hits[0]) == {"rank", "source", "title", "page", "start", "end", "score", "text"}
+    assert {h["source"] for h in hits} <= {HANOI_2024, RUSSIA_2019}
+
+    plain = runner.invoke(app, ["search", "--mode", "bm25", "Yongbyon", *_args(corpus, data)])
+    assert plain.exit_code == 0 and "Yongbyon" in plain.stdout
+
+
+def test_errors_are_one_line_without_traceback(tmp_path: Path, corpus: Path) -> None:
+    data = tmp_path / "data"
+    before = runner.invoke(app, ["search", "anything", *_args(corpus, data)])
+    assert before.exit_code == 1
+    assert "nothing is indexed yet" in before.output and "Traceback" not in before.output
+
+    missing = runner.invoke(app, ["ingest", "--corpus", str(tmp_path / "nope"), "--data-dir", str(data)])
+    assert missing.exit_code == 1
+    assert "does not exist" in missing.output and "Traceback" not in missing.output
+
+    runner.invoke(app, ["ingest", *_args(corpus, data)])
+    empty = runner.invoke(app, ["search", "  ", *_args(corpus, data)])
+    assert empty.exit_code == 1 and "the query is empty" in empty.output
+
+    bad = runner.invoke(app, ["search", "x", "-k", "0", *_args(corpus, data)])
+    assert bad.exit_code == 1 and "invalid setting top_k" in bad.output
+
+
+def test_interactive_search_prompt(corpus: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    runner.invoke(app, ["ingest", *_args(corpus, data)])
+    session = runner.invoke(app, ["search", *_args(corpus, data)], input="Yongbyon\n\n")
+    assert session.exit_code == 0
+    assert "search>" in session.output and "Yongbyon" in session.output
+
+
+def test_console_script_offline(corpus: Path, tmp_path: Path) -> None:
+    """The installed `rag` script, with the environment variables a user would set."""
+    rag = Path(sys.executable).parent / "rag"
+    env = {**os.environ, "RAG_CORPUS_DIR": str(corpus), "RAG_DATA_DIR": str(tmp_path / "d")}
+    subprocess.run([str(rag), "ingest", "-q"], env=env, check=True, cwd=tmp_path)
+    result = subprocess.run(
+        [str(rag), "search", "--json", HANOI_Q],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    hits = json.loads(result.stdout)
+    assert len(hits) == 5
