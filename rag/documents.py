@@ -208,7 +208,7 @@ def _load_html(data: bytes) -> tuple[str, str]:
     from bs4 import BeautifulSoup, NavigableString
 
     soup = BeautifulSoup(_read_text(data), "html.parser")
-    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    title = " ".join(soup.title.get_text(" ").split()) if soup.title else ""
     for tag in soup(
         [
             "script",
@@ -346,14 +346,17 @@ def split_document(
     for page_no, (page_start, page_end) in enumerate(pages, start=1):
         for span_start, span_end in _kept_spans(doc.text, page_start, page_end, seen):
             span = doc.text[span_start:span_end]
-            # The splitter's own add_start_index mixes token and character units; chunks come in
-            # order and are substrings of the span, so find each after the previous one's start.
-            cursor = 0
+            # The splitter's own add_start_index mixes token and character units. Chunks come in
+            # order and each adds text past the previous one's end, so search from there: the
+            # piece's text may also occur inside the previous chunk (a repeated short sentence).
+            prev_start, prev_end = -1, 0
             for piece in splitter.split_text(span):
-                at = span.find(piece, cursor)
+                at = span.find(piece, max(prev_start + 1, prev_end - len(piece) + 1))
+                if at < 0:  # pragma: no cover - a chunk that only repeats the previous one's end
+                    at = span.find(piece, prev_start + 1)
                 if at < 0:  # pragma: no cover - the splitter only returns substrings
                     continue
-                cursor = at + 1
+                prev_start, prev_end = at, at + len(piece)
                 n = occurrences.get(piece, 0)
                 occurrences[piece] = n + 1
                 start = span_start + at

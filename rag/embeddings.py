@@ -71,7 +71,7 @@ class LocalEmbeddings(Embeddings):
         self,
         model_path: Path | None = None,
         tokenizer_path: Path | None = None,
-        batch_size: int = 32,
+        batch_size: int = 16,
         threads: int | None = None,
     ) -> None:
         import onnxruntime as ort

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
         description=f"Embedding model id; empty picks {LOCAL_EMBEDDING_MODEL} (local) "
         f"or {DEFAULT_OPENAI_EMBEDDING_MODEL} (openai).",
     )
-    embedding_batch_size: int = Field(32, ge=1, le=1024, description="Texts per embedding call.")
+    embedding_batch_size: int = Field(16, ge=1, le=1024, description="Texts per embedding call.")
 
     chunk_size: int = Field(
         200, ge=16, le=254, description="Chunk size in model tokens (the model reads at most 256)."
