@@ -13,7 +13,7 @@ from rich.console import Console
 
 from rag.errors import RagError
 from rag.offline import apply_offline_env
-from rag.settings import RetrievalMode, Settings
+from rag.settings import LLMMode, RetrievalMode, Settings
 
 app = typer.Typer(
     add_completion=False,
@@ -192,6 +192,69 @@ def search(
                 _print_hits(retriever.search(line))
             except RagError as e:
                 err.print(f"[bold red]error:[/] {e}", highlight=False)
+
+
+def _print_answer(answer: Any, mode_note: str) -> None:
+    from rich.markup import escape
+
+    style = "yellow" if answer.refused else ""
+    unsupported = set(answer.unsupported)
+    if answer.sentences and unsupported:
+        parts = [
+            f"[red]{escape(s)} [unsupported][/]" if i in unsupported else escape(s)
+            for i, s in enumerate(answer.sentences)
+        ]
+        out.print(" ".join(parts), highlight=False)
+    else:
+        out.print(f"[{style}]{escape(answer.text)}[/]" if style else escape(answer.text), highlight=False)
+    if answer.citations:
+        out.print("\n[bold]Sources[/]")
+    for c in answer.citations:
+        page = f", page {c.page}" if c.page is not None else ""
+        out.print(
+            f"[bold][{c.n}][/] {escape(c.title)} [dim]({escape(c.source)}{page}, chars {c.start}–{c.end})[/]",
+            highlight=False,
+        )
+        out.print(f"    “{escape(c.quote)}”", highlight=False)
+    err.print(f"[dim]{mode_note} · {answer.timings.get('total_ms', 0):.0f} ms[/]", highlight=False)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question about the documents.")],
+    llm: Annotated[LLMMode | None, typer.Option("--llm", help="extractive or openai [RAG_LLM].")] = None,
+    k: Annotated[int | None, typer.Option("-k", "--top-k", help="Passages to retrieve [RAG_TOP_K].")] = None,
+    mode: Annotated[RetrievalMode | None, typer.Option("--mode", help="[RAG_RETRIEVAL_MODE]")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the Answer as JSON.")] = False,
+    corpus: CorpusOpt = None,
+    data_dir: DataOpt = None,
+    chroma_url: ChromaOpt = None,
+    collection: CollectionOpt = None,
+) -> None:
+    """Answer a question from the documents, citing the passages each sentence comes from."""
+    from rag.chain import build_chain
+
+    with _user_errors():
+        settings = _settings(
+            corpus_dir=corpus,
+            data_dir=data_dir,
+            chroma_url=chroma_url,
+            collection=collection,
+            top_k=k,
+            retrieval_mode=mode,
+            llm=llm,
+        )
+        chain = build_chain(settings)
+        answer = chain.invoke({"question": question})
+        if as_json:
+            print(answer.model_dump_json(indent=2))
+            return
+        note = f"answered by: {settings.llm_mode}"
+        if settings.llm_mode == "openai":
+            note += f" ({settings.chat_model} at {settings.openai_base_url or 'OpenAI'})"
+        _print_answer(answer, note)
+        if answer.refused:
+            raise typer.Exit(0)
 
 
 def _prompt_lines() -> Iterator[str]:

@@ -33,3 +33,7 @@ class IngestError(RagError):
 
 class QuestionError(RagError):
     """The question cannot be answered as asked (empty, too long)."""
+
+
+class ProviderError(RagError):
+    """A model endpoint (chat or embeddings) failed or could not be reached."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseChatModel
+from pydantic import SecretStr
 
 from rag.errors import ConfigError
 from rag.settings import DEFAULT_OPENAI_EMBEDDING_MODEL, Settings
@@ -52,3 +54,24 @@ def token_counter(embeddings: Embeddings):  # type: ignore[no-untyped-def]
     tok = Tokenizer.from_file(str(default_tokenizer_path()))
     tok.no_truncation()
     return lambda text: len(tok.encode(text, add_special_tokens=False).ids)
+
+
+def make_chat_model(settings: Settings) -> BaseChatModel:
+    """Build the chat model of the openai answerer: any OpenAI-compatible endpoint."""
+    if settings.openai_api_key is None and not settings.openai_base_url:
+        raise ConfigError("RAG_LLM=openai needs OPENAI_API_KEY (or RAG_OPENAI_BASE_URL for a local server)")
+    try:
+        from langchain_openai import ChatOpenAI
+    except ImportError as e:  # pragma: no cover - a dependency of the package
+        raise ConfigError("RAG_LLM=openai needs langchain-openai: pip install langchain-openai") from e
+    return ChatOpenAI(
+        model=settings.chat_model,
+        # Local servers (Ollama, llama.cpp, vLLM) take any key; the SDK insists on one.
+        api_key=settings.openai_api_key or SecretStr("not-needed"),
+        base_url=settings.openai_base_url or None,
+        temperature=settings.llm_temperature,
+        timeout=settings.llm_timeout,
+        max_retries=settings.llm_max_retries,
+        streaming=True,
+        stream_usage=False,
+    )

@@ -66,6 +66,24 @@ class Settings(BaseSettings):
         "", description="Base URL of an OpenAI-compatible endpoint; empty means OpenAI itself."
     )
     chat_model: str = Field("gpt-4o-mini", description="Chat model name for the openai answerer.")
+    llm_temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature of the chat model.")
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the chat endpoint per try.")
+    llm_max_retries: int = Field(2, ge=0, le=10, description="Retries (with backoff) on endpoint errors.")
+
+    refuse_below: float = Field(
+        0.45,
+        ge=0.0,
+        le=1.0,
+        description="Refuse when the best passage sentence scores below this (meaning + shared words).",
+    )
+    support_threshold: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="An LLM sentence scoring below this against its citations is unsupported.",
+    )
+    max_question_chars: int = Field(4000, ge=10, description="Longest question accepted.")
+    prompts_dir: Path | None = Field(None, description="Folder of prompt templates; default: prompts/.")
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

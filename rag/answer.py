@@ -1,0 +1,189 @@
+"""Answering from retrieved passages: the extractive answerer, evidence scores and citation checks."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from rag.retrieve import Hit
+from rag.schema import Citation
+from rag.text import content_terms, cosine_rows, coverage, sentence_spans
+
+# Weights of meaning (embedding cosine) and wording (shared content terms) in a support score.
+COSINE_WEIGHT = 0.75
+MAX_ANSWER_SENTENCES = 4
+MIN_SENTENCE_WORDS = 4
+_MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence of a retrieved passage, with its place in the source."""
+
+    hit: int  # index into the hits
+    start: int  # in the source text
+    end: int
+    text: str
+
+
+def candidates(hits: list[Hit]) -> list[Candidate]:
+    """Split the passages into sentences, once each (overlapping chunks repeat sentences)."""
+    seen: set[tuple[str, int]] = set()
+    out: list[Candidate] = []
+    for i, hit in enumerate(hits):
+        for start, end in sentence_spans(hit.text, base=hit.start):
+            text = hit.text[start - hit.start : end - hit.start]
+            if (hit.source, start) in seen or len(text.split()) < MIN_SENTENCE_WORDS:
+                continue
+            seen.add((hit.source, start))
+            out.append(Candidate(i, start, end, text))
+    return out
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Sentences of the passages scored against a question."""
+
+    candidates: list[Candidate]
+    vectors: np.ndarray
+    scores: np.ndarray
+
+    @property
+    def best(self) -> float:
+        """The best sentence's score: how well the passages answer at all."""
+        return float(self.scores.max()) if len(self.scores) else 0.0
+
+
+def score_evidence(question: str, hits: list[Hit], embeddings: Embeddings) -> Evidence:
+    """Score each passage sentence by meaning and shared words with the question."""
+    cands = candidates(hits)
+    if not cands:
+        return Evidence([], np.zeros((0, 1), dtype=np.float32), np.zeros(0, dtype=np.float32))
+    vectors = _embed(embeddings, [question] + [c.text for c in cands])
+    cos = cosine_rows(vectors[1:], vectors[:1])[:, 0]
+    terms = content_terms(question)
+    lexical = np.array([coverage(terms, content_terms(c.text)) for c in cands], dtype=np.float32)
+    scores = COSINE_WEIGHT * cos + (1 - COSINE_WEIGHT) * lexical
+    return Evidence(cands, vectors[1:], scores)
+
+
+def _embed(embeddings: Embeddings, texts: list[str]) -> np.ndarray:
+    embed_array = getattr(embeddings, "embed_array", None)
+    if embed_array is not None:
+        return np.asarray(embed_array(texts))
+    return np.asarray(embeddings.embed_documents(texts), dtype=np.float32)
+
+
+def _citation(n: int, hit: Hit, cand: Candidate, score: float) -> Citation:
+    return Citation(
+        n=n,
+        source=hit.source,
+        title=hit.title,
+        page=hit.page,
+        start=cand.start,
+        end=cand.end,
+        quote=cand.text,
+        score=round(max(0.0, min(1.0, score)), 4),
+        chunk=hit.text,
+        chunk_start=hit.start,
+    )
+
+
+def extract(
+    evidence: Evidence, hits: list[Hit], *, diversity: float = 0.5, keep: float = 0.8
+) -> tuple[list[str], list[Citation]]:
+    """Pick 1–4 sentences that answer best without repeating each other; cite each.
+
+    Maximal marginal relevance: each next sentence maximises its score minus `diversity` times its
+    similarity to a sentence already picked; sentences scoring under `keep` × the best are left out.
+    Picked sentences are ordered by document (best document first), then by position.
+    """
+    if not evidence.candidates:
+        return [], []
+    best = evidence.best
+    picked: list[int] = []
+    remaining = set(range(len(evidence.candidates)))
+    sims = cosine_rows(evidence.vectors, evidence.vectors)
+    while remaining and len(picked) < MAX_ANSWER_SENTENCES:
+
+        def mmr(i: int) -> float:
+            penalty = max((sims[i, j] for j in picked), default=0.0)
+            return float(evidence.scores[i] - diversity * penalty)
+
+        i = max(remaining, key=lambda j: (mmr(j), -j))
+        remaining.discard(i)
+        if evidence.scores[i] < keep * best or (picked and max(sims[i, j] for j in picked) > 0.9):
+            continue
+        picked.append(i)
+    doc_order: dict[str, int] = {}
+    for i in picked:
+        doc_order.setdefault(hits[evidence.candidates[i].hit].source, len(doc_order))
+    picked.sort(
+        key=lambda i: (doc_order[hits[evidence.candidates[i].hit].source], evidence.candidates[i].start)
+    )
+    sentences, citations = [], []
+    for n, i in enumerate(picked, start=1):
+        cand = evidence.candidates[i]
+        sentences.append(f"{cand.text} [{n}]")
+        citations.append(_citation(n, hits[cand.hit], cand, float(evidence.scores[i])))
+    return sentences, citations
+
+
+@dataclass(frozen=True)
+class Checked:
+    """An LLM answer after its citations were checked against the passages."""
+
+    text: str
+    sentences: list[str]
+    citations: list[Citation]
+    unsupported: list[int]
+
+
+def check_citations(answer: str, hits: list[Hit], embeddings: Embeddings, *, threshold: float) -> Checked:
+    """Check every sentence of `answer` against the passages its [n] markers cite.
+
+    Markers that point at no passage are dropped. A sentence is supported when one of its cited
+    passages holds a sentence close to it in meaning and wording (score >= threshold); the
+    unsupported ones are listed. Each cited passage gets one citation: its best-supporting sentence.
+    """
+    spans = list(sentence_spans(answer))
+    raw = [answer[s:e] for s, e in spans]
+    cleaned: list[str] = []
+    cited: list[list[int]] = []
+    for sentence in raw:
+        numbers: list[int] = []
+
+        def keep_valid(match: re.Match[str], numbers: list[int] = numbers) -> str:
+            valid = [int(x) for x in re.findall(r"\d+", match.group(1)) if 1 <= int(x) <= len(hits)]
+            numbers.extend(n for n in valid if n not in numbers)
+            return f" [{', '.join(map(str, valid))}]" if valid else ""
+
+        cleaned.append(_MARKER.sub(keep_valid, sentence).strip())
+        cited.append(numbers)
+    cands = candidates(hits)
+    by_hit: dict[int, list[int]] = {}
+    for idx, cand in enumerate(cands):
+        by_hit.setdefault(cand.hit, []).append(idx)
+    plain = [_MARKER.sub("", s).strip() for s in cleaned]
+    vectors = _embed(embeddings, plain + [c.text for c in cands]) if plain else np.zeros((0, 1))
+    sent_vecs, cand_vecs = vectors[: len(plain)], vectors[len(plain) :]
+    best_for: dict[int, tuple[float, int]] = {}
+    unsupported: list[int] = []
+    for si, (sentence, numbers) in enumerate(zip(plain, cited, strict=True)):
+        terms = content_terms(sentence)
+        support = 0.0
+        for n in numbers:
+            for ci in by_hit.get(n - 1, []):
+                passage_terms = content_terms(hits[n - 1].text)
+                cos = float(sent_vecs[si] @ cand_vecs[ci])
+                score = COSINE_WEIGHT * cos + (1 - COSINE_WEIGHT) * coverage(terms, passage_terms)
+                support = max(support, score)
+                if score > best_for.get(n, (-1.0, -1))[0]:
+                    best_for[n] = (score, ci)
+        if support < threshold:
+            unsupported.append(si)
+    citations = [_citation(n, hits[n - 1], cands[ci], score) for n, (score, ci) in sorted(best_for.items())]
+    return Checked(" ".join(cleaned), cleaned, citations, unsupported)

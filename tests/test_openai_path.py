@@ -1,0 +1,186 @@
+"""The openai answerer over real HTTP, against an OpenAI-compatible server on loopback."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rag import Settings, build_chain, ingest
+from rag.cli import app
+from rag.documents import load_text
+from rag.embeddings import LocalEmbeddings
+from rag.errors import EmbeddingMismatchError, ProviderError
+from rag.schema import REFUSAL
+from rag.store import Store
+from tests.conftest import SEEDS
+from tests.openai_stub import OpenAIStub
+
+HANOI_Q = "Why did the Hanoi summit collapse?"
+WALKED_OUT = "Trump walked out of the summit in Hanoi"
+DELEGATION_Q = "Who headed the Russian prosecutors' delegation to Pyongyang?"
+SIGNED = "signed an agreement on Monday to cooperate on law enforcement countering foreign influence"
+
+
+@pytest.fixture
+def stub() -> Iterator[OpenAIStub]:
+    with OpenAIStub() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory, embeddings: LocalEmbeddings) -> Path:
+    folder = tmp_path_factory.mktemp("openai") / "data"
+    ingest(Settings(corpus_dir=SEEDS, data_dir=folder), embeddings=embeddings)
+    return folder
+
+
+def _settings(stub: OpenAIStub, data_dir: Path, **extra: object) -> Settings:
+    return Settings(
+        corpus_dir=SEEDS,
+        data_dir=data_dir,
+        llm="openai",
+        openai_base_url=stub.base_url,
+        openai_api_key="sk-test-sentinel",
+        chat_model="test-model",
+        llm_timeout=5,
+        llm_max_retries=1,
+        **extra,
+    )
+
+
+def _chat_requests(stub: OpenAIStub) -> list[dict]:
+    return [r["json"] for r in stub.requests if r["path"].endswith("/chat/completions")]
+
+
+def test_answer_request_and_checked_reply(
+    stub: OpenAIStub, data_dir: Path, embeddings: LocalEmbeddings
+) -> None:
+    settings = _settings(stub, data_dir, top_k=3)
+    chain = build_chain(settings, embeddings=embeddings)
+    hits = chain.retriever.search(HANOI_Q, k=3)
+    n = next(i for i, h in enumerate(hits, start=1) if WALKED_OUT in h.text)
+    stub.reply(
+        f"Trump walked out of the Hanoi summit and rejected Kim's offer to dismantle the Yongbyon nuclear "
+        f"facility in exchange for sanctions relief [{n}]. "
+        f"Afterwards both leaders went on a fishing trip to celebrate their friendship [{n}]. "
+        f"Nuclear talks have stalled since 2019 [9]."
+    )
+    events = list(chain.stream({"question": HANOI_Q}))
+    answer = events[-1]
+
+    (request,) = _chat_requests(stub)
+    assert request["model"] == "test-model" and request["stream"] is True
+    system, human = request["messages"]
+    assert system["role"] == "system" and "I couldn't find this in the documents." in system["content"]
+    for i, hit in enumerate(hits, start=1):
+        assert f'<passage n="{i}" source="{hit.source}">\n{hit.text}\n</passage>' in human["content"]
+    assert HANOI_Q in human["content"]
+    auth = next(r["headers"]["authorization"] for r in stub.requests)
+    assert auth == "Bearer sk-test-sentinel"
+
+    assert "".join(e for e in events[:-1] if isinstance(e, str)).startswith("Trump walked out")
+    assert not answer.refused and answer.mode == "openai"
+    assert answer.unsupported == [1, 2]  # the invented trip; the sentence whose only marker was [9]
+    assert "[9]" not in answer.text
+    assert [c.n for c in answer.citations] == [n]
+    c = answer.citations[0]
+    assert load_text(SEEDS / c.source)[c.start : c.end] == c.quote and WALKED_OUT in c.quote
+
+
+def test_model_refusal_is_a_refusal(stub: OpenAIStub, data_dir: Path, embeddings: LocalEmbeddings) -> None:
+    stub.reply("I couldn't find this in the documents.")
+    answer = build_chain(_settings(stub, data_dir), embeddings=embeddings).invoke({"question": HANOI_Q})
+    assert answer.refused and answer.text == REFUSAL and answer.citations == []
+
+
+def test_off_corpus_question_is_refused_without_calling_the_model(
+    stub: OpenAIStub, data_dir: Path, embeddings: LocalEmbeddings
+) -> None:
+    chain = build_chain(_settings(stub, data_dir), embeddings=embeddings)
+    answer = chain.invoke({"question": "What is a good recipe for kimchi?"})
+    assert answer.refused and _chat_requests(stub) == []
+
+
+def test_follow_up_is_condensed_then_answered(
+    stub: OpenAIStub, data_dir: Path, embeddings: LocalEmbeddings
+) -> None:
+    chain = build_chain(_settings(stub, data_dir), embeddings=embeddings)
+    standalone = "What did Prosecutor General Igor Krasnov sign in Pyongyang?"
+    hits = chain.retriever.search(standalone)
+    n = next(i for i, h in enumerate(hits, start=1) if SIGNED in h.text)
+    stub.reply(standalone)
+    stub.reply(
+        f"Krasnov signed an agreement to cooperate on law enforcement countering foreign influence [{n}]."
+    )
+    history = [[DELEGATION_Q, "Prosecutor General Igor Krasnov headed it [1]."]]
+
+    answer = chain.invoke({"question": "What did he sign there?", "history": history})
+
+    condense, _ = _chat_requests(stub)
+    prompt = condense["messages"][0]["content"]
+    assert DELEGATION_Q in prompt and "What did he sign there?" in prompt
+    assert answer.retrieval_query == standalone
+    assert answer.unsupported == []
+    assert any(SIGNED in c.quote for c in answer.citations)
+
+
+def test_server_error_is_one_clear_line_after_bounded_retries(
+    stub: OpenAIStub, data_dir: Path, embeddings: LocalEmbeddings
+) -> None:
+    stub.fail(500, times=5)
+    chain = build_chain(_settings(stub, data_dir), embeddings=embeddings)
+    began = time.monotonic()
+    with pytest.raises(ProviderError) as caught:
+        chain.invoke({"question": HANOI_Q})
+    assert time.monotonic() - began < 5  # inside the configured timeout
+    message = str(caught.value)
+    assert "\n" not in message and stub.base_url in message and "after 2 tries" in message
+    assert len(_chat_requests(stub)) == 2  # the first try and max_retries=1
+    assert "sk-test-sentinel" not in message
+
+
+def test_stalled_endpoint_times_out(stub: OpenAIStub, data_dir: Path, embeddings: LocalEmbeddings) -> None:
+    stub.stall(30)
+    settings = _settings(stub, data_dir).model_copy(update={"llm_timeout": 0.5, "llm_max_retries": 0})
+    began = time.monotonic()
+    with pytest.raises(ProviderError, match="Timeout"):
+        build_chain(settings, embeddings=embeddings).invoke({"question": HANOI_Q})
+    assert time.monotonic() - began < 3
+
+
+def test_cli_ask_json_through_the_endpoint(
+    stub: OpenAIStub, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stub.reply("The summit ended when Trump walked out of it in Hanoi [1].")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-sentinel")
+    monkeypatch.setenv("RAG_OPENAI_BASE_URL", stub.base_url)
+    result = CliRunner().invoke(
+        app,
+        ["ask", "--json", "--llm", "openai", HANOI_Q, "--corpus", str(SEEDS), "--data-dir", str(data_dir)],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["mode"] == "openai" and data["text"].startswith("The summit ended")
+    assert "sk-test-sentinel" not in result.output
+
+
+def test_openai_embeddings_build_their_own_index(stub: OpenAIStub, tmp_path: Path) -> None:
+    settings = Settings(
+        corpus_dir=SEEDS,
+        data_dir=tmp_path / "d",
+        embedding="openai",
+        openai_api_key="sk-test",
+        openai_base_url=stub.base_url,
+        embedding_model="test-embed",
+    )
+    report = ingest(settings)
+    assert report.chunks_total > 0 and report.embedding_model == "openai:test-embed"
+    embeds = [r for r in stub.requests if r["path"].endswith("/embeddings")]
+    assert embeds and embeds[0]["json"]["model"] == "test-embed"
+    with pytest.raises(EmbeddingMismatchError, match="openai:test-embed"):
+        Store.open(settings.model_copy(update={"embedding": "local", "embedding_model": ""}))
