@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 PAGE_BREAK = "\f"
@@ -34,39 +35,11 @@ BOILERPLATE_LINES = (
 )
 _BOILERPLATE = re.compile("|".join(f"(?:{p})" for p in BOILERPLATE_LINES), re.IGNORECASE)
 
-_HTML_BLOCKS = [
-    "address",
-    "article",
-    "blockquote",
-    "br",
-    "caption",
-    "dd",
-    "details",
-    "div",
-    "dl",
-    "dt",
-    "figcaption",
-    "figure",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "hr",
-    "li",
-    "main",
-    "ol",
-    "p",
-    "pre",
-    "section",
-    "summary",
-    "table",
-    "td",
-    "th",
-    "tr",
-    "ul",
-]
+# Elements that start a new line of text; inline ones (a, em, span, ...) stay inside their sentence.
+_HTML_BLOCKS = frozenset(
+    "address article blockquote br caption dd details div dl dt figcaption figure h1 h2 h3 h4 h5 h6 hr "
+    "li main ol p pre section summary table td th tr ul".split()
+)
 
 _SEPARATORS = [r"\n\s*\n", r"\n", r"(?<=[.!?…])\s+", r"(?<=[;:])\s+", r"(?<=,)\s+", r"\s+", ""]
 
@@ -204,6 +177,30 @@ def _first_line_title(text: str) -> str:
     return ""
 
 
+def _html_text(root: Any, navigable: type) -> str:
+    """Return the text under `root`: whitespace collapsed (not in <pre>), block elements on lines.
+
+    One iterative walk: bs4's insert_before/insert_after and recursive get_text are quadratic or
+    overflow the stack on deeply nested pages.
+    """
+    out: list[str] = []
+    stack: list[tuple[Any, bool, bool]] = [(root, False, False)]  # (node, closing, inside <pre>)
+    while stack:
+        node, closing, in_pre = stack.pop()
+        if closing:
+            out.append("\n")
+        elif isinstance(node, navigable):
+            if type(node) is navigable:  # not a comment, CDATA or doctype
+                out.append(str(node) if in_pre else re.sub(r"\s+", " ", node))
+        else:
+            in_pre = in_pre or node.name == "pre"
+            if node.name in _HTML_BLOCKS:
+                out.append("\n")
+                stack.append((node, True, in_pre))
+            stack.extend((child, False, in_pre) for child in reversed(node.contents))
+    return "".join(out)
+
+
 def _load_html(data: bytes) -> tuple[str, str]:
     from bs4 import BeautifulSoup, NavigableString
 
@@ -227,15 +224,8 @@ def _load_html(data: bytes) -> tuple[str, str]:
     ):
         tag.decompose()
     main = soup.find("main") or soup.find("article") or soup.body or soup
-    # Source line breaks are spaces in HTML; only block elements and <br> start a new line, so
-    # inline ones (a, em, span, …) stay inside their sentence.
-    for string in main.find_all(string=True):
-        if type(string) is NavigableString and string.find_parent("pre") is None:
-            string.replace_with(re.sub(r"\s+", " ", string))
-    for tag in main.find_all(_HTML_BLOCKS):
-        tag.insert_before("\n")
-        tag.insert_after("\n")
-    lines = (re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in main.get_text().splitlines())
+    raw = _html_text(main, NavigableString)
+    lines = (re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in raw.splitlines())
     text = "\n\n".join(line for line in lines if line)
     return text, title
 
@@ -262,10 +252,17 @@ def _load_pdf(data: bytes) -> tuple[str, str, tuple[tuple[int, int], ...]]:
     return text, str(meta_title).strip(), tuple(pages)
 
 
-def load_document(path: Path, source: str, data: bytes | None = None) -> SourceDocument:
+def load_document(
+    path: Path, source: str, data: bytes | None = None, *, max_bytes: int | None = None
+) -> SourceDocument:
     """Read one file into a `SourceDocument`; raise `DocumentError` with the reason it can't be."""
     if data is None:
         try:
+            size = path.stat().st_size
+            if max_bytes is not None and size > max_bytes:
+                raise DocumentError(
+                    f"{size / 1e6:.1f} MB is over the {max_bytes / 1e6:g} MB limit (RAG_MAX_FILE_MB)"
+                )
             data = path.read_bytes()
         except OSError as e:
             raise DocumentError(f"cannot read ({e.strerror or type(e).__name__})") from None

@@ -185,7 +185,7 @@ def _ingest(
     for path, source in found.files:
         stored = by_source.get(source, {})
         try:
-            doc = load_document(path, source)
+            doc = load_document(path, source, max_bytes=int(settings.max_file_mb * 1e6))
         except DocumentError as e:
             skipped.append(Skipped(source, str(e) + (" (its earlier chunks are kept)" if stored else "")))
             progress.file_done(source)

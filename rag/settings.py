@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     )
     embedding_batch_size: int = Field(16, ge=1, le=1024, description="Texts per embedding call.")
 
+    max_file_mb: float = Field(20.0, gt=0, description="Skip larger files (20 MB of text is ~20k chunks).")
     chunk_size: int = Field(
         200, ge=16, le=254, description="Chunk size in model tokens (the model reads at most 256)."
     )
