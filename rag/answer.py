@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,12 +59,12 @@ class Evidence:
         return float(self.scores.max()) if len(self.scores) else 0.0
 
 
-def score_evidence(question: str, hits: list[Hit], embeddings: Embeddings) -> Evidence:
+def score_evidence(question: str, hits: list[Hit], embeddings: Embeddings | TextVectors) -> Evidence:
     """Score each passage sentence by meaning and shared words with the question."""
     cands = candidates(hits)
     if not cands:
         return Evidence([], np.zeros((0, 1), dtype=np.float32), np.zeros(0, dtype=np.float32))
-    vectors = _embed(embeddings, [question] + [c.text for c in cands])
+    vectors = _vectors(embeddings)([question] + [c.text for c in cands])
     cos = cosine_rows(vectors[1:], vectors[:1])[:, 0]
     terms = content_terms(question)
     lexical = np.array([coverage(terms, content_terms(c.text)) for c in cands], dtype=np.float32)
@@ -70,11 +72,44 @@ def score_evidence(question: str, hits: list[Hit], embeddings: Embeddings) -> Ev
     return Evidence(cands, vectors[1:], scores)
 
 
-def _embed(embeddings: Embeddings, texts: list[str]) -> np.ndarray:
-    embed_array = getattr(embeddings, "embed_array", None)
-    if embed_array is not None:
-        return np.asarray(embed_array(texts))
-    return np.asarray(embeddings.embed_documents(texts), dtype=np.float32)
+class TextVectors:
+    """Embed texts through an LRU cache: passage sentences recur from one question to the next."""
+
+    def __init__(self, embeddings: Embeddings, max_items: int = 20_000) -> None:
+        self.embeddings = embeddings
+        self.max_items = max_items
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        """Return an (n, d) array of unit vectors for `texts`, embedding only the unseen ones."""
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            embed_array = getattr(self.embeddings, "embed_array", None)
+            fresh = (
+                np.asarray(embed_array(missing))
+                if embed_array is not None
+                else np.asarray(self.embeddings.embed_documents(missing), dtype=np.float32)
+            )
+            with self._lock:
+                self._cache.update(zip(missing, fresh, strict=True))
+        with self._lock:
+            rows = []
+            for t in texts:
+                row = self._cache.get(t)
+                if row is None:  # evicted by a concurrent caller between the two steps
+                    row = fresh[missing.index(t)]
+                else:
+                    self._cache.move_to_end(t)
+                rows.append(row)
+            while len(self._cache) > self.max_items:
+                self._cache.popitem(last=False)
+        return np.stack(rows) if rows else np.zeros((0, 1), dtype=np.float32)
+
+
+def _vectors(embeddings: Embeddings | TextVectors) -> TextVectors:
+    return embeddings if isinstance(embeddings, TextVectors) else TextVectors(embeddings)
 
 
 def _citation(n: int, hit: Hit, cand: Candidate, score: float) -> Citation:
@@ -142,7 +177,9 @@ class Checked:
     unsupported: list[int]
 
 
-def check_citations(answer: str, hits: list[Hit], embeddings: Embeddings, *, threshold: float) -> Checked:
+def check_citations(
+    answer: str, hits: list[Hit], embeddings: Embeddings | TextVectors, *, threshold: float
+) -> Checked:
     """Check every sentence of `answer` against the passages its [n] markers cite.
 
     Markers that point at no passage are dropped. A sentence is supported when one of its cited
@@ -168,7 +205,7 @@ def check_citations(answer: str, hits: list[Hit], embeddings: Embeddings, *, thr
     for idx, cand in enumerate(cands):
         by_hit.setdefault(cand.hit, []).append(idx)
     plain = [_MARKER.sub("", s).strip() for s in cleaned]
-    vectors = _embed(embeddings, plain + [c.text for c in cands]) if plain else np.zeros((0, 1))
+    vectors = _vectors(embeddings)(plain + [c.text for c in cands]) if plain else np.zeros((0, 1))
     sent_vecs, cand_vecs = vectors[: len(plain)], vectors[len(plain) :]
     best_for: dict[int, tuple[float, int]] = {}
     unsupported: list[int] = []

@@ -23,7 +23,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from rag.answer import check_citations, extract, score_evidence
+from rag.answer import TextVectors, check_citations, extract, score_evidence
 from rag.errors import ProviderError, QuestionError
 from rag.prompts import load_prompt
 from rag.retrieve import Hit, Retriever, open_retriever
@@ -93,10 +93,12 @@ class RagChain(Runnable[dict[str, Any], Answer]):
         mode: LLMMode | None = None,
         top_k: int | None = None,
         retrieval_mode: RetrievalMode | None = None,
+        vectors: TextVectors | None = None,
     ) -> None:
         self.settings = settings
         self.retriever = retriever
         self.embeddings = embeddings
+        self.vectors = vectors or TextVectors(embeddings)
         self.mode: LLMMode = mode or settings.llm_mode
         self.top_k = top_k or settings.top_k
         self.retrieval_mode = retrieval_mode or settings.retrieval_mode
@@ -125,6 +127,7 @@ class RagChain(Runnable[dict[str, Any], Answer]):
             mode=mode or self.mode,
             top_k=top_k or self.top_k,
             retrieval_mode=retrieval_mode or self.retrieval_mode,
+            vectors=self.vectors,
         )
 
     @property
@@ -211,7 +214,7 @@ class RagChain(Runnable[dict[str, Any], Answer]):
         condensed = time.perf_counter()
         hits = self.retriever.search(query, k=self.top_k, mode=self.retrieval_mode)
         searched = time.perf_counter()
-        evidence = score_evidence(query, hits, self.embeddings)
+        evidence = score_evidence(query, hits, self.vectors)
         retrieved = time.perf_counter()
         timings = {
             "condense_ms": (condensed - began) * 1000,
@@ -278,7 +281,7 @@ class RagChain(Runnable[dict[str, Any], Answer]):
                 **base,
             )
             return
-        checked = check_citations(text, hits, self.embeddings, threshold=self.settings.support_threshold)
+        checked = check_citations(text, hits, self.vectors, threshold=self.settings.support_threshold)
         yield Answer(
             text=checked.text,
             citations=checked.citations,

@@ -191,7 +191,7 @@ def _html_text(root: Any, navigable: type) -> str:
             out.append("\n")
         elif isinstance(node, navigable):
             if type(node) is navigable:  # not a comment, CDATA or doctype
-                out.append(str(node) if in_pre else re.sub(r"\s+", " ", node))
+                out.append(str(node) if in_pre else re.sub(r"\s+", " ", str(node)))
         else:
             in_pre = in_pre or node.name == "pre"
             if node.name in _HTML_BLOCKS:
