@@ -83,3 +83,27 @@ def test_console_script_offline(corpus: Path, tmp_path: Path) -> None:
     )
     hits = json.loads(result.stdout)
     assert len(hits) == 5
+
+
+def test_ask_json_offline_cites_the_walk_out_sentence(corpus: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    runner.invoke(app, ["ingest", "-q", *_args(corpus, data)])
+    result = runner.invoke(app, ["ask", "--json", HANOI_Q, *_args(corpus, data)])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["mode"] == "extractive" and answer["refused"] is False
+    cited = [c for c in answer["citations"] if "Trump walked out of the summit in Hanoi" in c["quote"]]
+    assert cited and cited[0]["source"] == HANOI_2024
+    for c in answer["citations"]:
+        assert (corpus / c["source"]).read_text(encoding="utf-8")[c["start"] : c["end"]] == c["quote"]
+
+
+def test_ask_plain_output_names_the_answerer_and_sources(corpus: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    runner.invoke(app, ["ingest", "-q", *_args(corpus, data)])
+    result = runner.invoke(app, ["ask", HANOI_Q, *_args(corpus, data)])
+    assert result.exit_code == 0
+    assert "Sources" in result.output and "[1]" in result.output
+    assert "answered by: extractive" in result.output
+    refused = runner.invoke(app, ["ask", "What is a good recipe for kimchi?", *_args(corpus, data)])
+    assert refused.exit_code == 0 and "I couldn't find this in the documents." in refused.output
