@@ -14,18 +14,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Index seeds/ (only what changed) and open the search prompt.
+## Index seeds/ (only what changed) and serve the chat on http://127.0.0.1:7860.
 run: install
-	$(BIN)/rag ingest
-	$(BIN)/rag search
+	$(BIN)/rag serve
 
 ## The whole suite (slow benchmarks excluded).
 test: install
 	$(BIN)/python -m pytest
 
-## Benchmarks and big-corpus runs (marked slow).
+## Benchmarks on SciFact (../shared/bench/scifact): writes BENCHMARKS.md and bench.json.
 bench: install
-	$(BIN)/python -m pytest -m slow -s
+	$(BIN)/rag bench
 
 lint: install
 	$(BIN)/ruff check rag tests

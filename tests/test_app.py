@@ -1,0 +1,199 @@
+"""The chat page over real HTTP: a real server on loopback, called with `gradio_client`."""
+
+from __future__ import annotations
+
+import html
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+import rag
+from rag.app import build_app, highlight, launch, message_markdown, sources_html
+from rag.embeddings import LocalEmbeddings
+from rag.schema import Answer, Citation
+from tests.conftest import HANOI_2024, RUSSIA_2019, SEEDS, free_port
+from tests.openai_stub import OpenAIStub
+
+HANOI_Q = "Why did the Hanoi summit collapse?"
+FOLLOW_UP = "What did he reject there?"  # refused alone; answered after HANOI_Q
+WALKED_OUT = "Trump walked out of the summit in Hanoi"
+
+Serve = Callable[..., str]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory, embeddings: LocalEmbeddings) -> Path:
+    """Index the seeds once for the module."""
+    folder = tmp_path_factory.mktemp("app") / "data"
+    rag.ingest(rag.Settings(corpus_dir=SEEDS, data_dir=folder), embeddings=embeddings)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def url(data_dir: Path, embeddings: LocalEmbeddings) -> Iterator[str]:
+    """One page with the default settings, shared by the module (each client is its own session)."""
+    settings = rag.Settings(corpus_dir=SEEDS, data_dir=data_dir)
+    demo = build_app(rag.build_chain(settings, embeddings=embeddings), settings)
+    yield launch(demo, port=free_port())
+    demo.close()
+
+
+@pytest.fixture
+def serve(data_dir: Path, embeddings: LocalEmbeddings) -> Iterator[Serve]:
+    """Serve the page over the indexed seeds on a free loopback port; return its URL."""
+    demos: list[Any] = []
+
+    def start(*, auth: tuple[str, str] | None = None, **overrides: Any) -> str:
+        settings = rag.Settings(corpus_dir=SEEDS, data_dir=data_dir, **overrides)
+        demo = build_app(rag.build_chain(settings, embeddings=embeddings), settings)
+        demos.append(demo)
+        return launch(demo, port=free_port(), auth=auth)
+
+    yield start
+    for demo in demos:
+        demo.close()
+
+
+def _client(url: str, **kwargs: Any) -> Client:
+    return Client(url, verbose=False, analytics_enabled=False, download_files=False, **kwargs)
+
+
+def test_chat_answers_with_sources_and_the_session_keeps_the_history(url: str) -> None:
+    client = _client(url)
+    job = client.submit(HANOI_Q, api_name="/chat")
+    text, sources, answer = job.result(timeout=60)
+    streamed = [out[0] for out in job.outputs()]
+    assert len(streamed) > 1 and streamed[-1] == text  # the answer arrives sentence by sentence
+    assert all(text.startswith(partial) for partial in streamed)
+
+    assert "[1]" in text and not answer["refused"] and answer["mode"] == "extractive"
+    first = answer["citations"][0]
+    assert first["source"] in {HANOI_2024, RUSSIA_2019}
+    assert first["quote"] in (SEEDS / first["source"]).read_text()[first["start"] : first["end"]]
+    assert f"<mark>{html.escape(first['quote'])}</mark>" in sources
+    assert html.escape(first["title"]) in sources and first["source"] in sources
+
+    # The same client is the same session: the follow-up is searched together with the question before.
+    text, sources, answer = client.predict(FOLLOW_UP, api_name="/chat")
+    assert not answer["refused"] and WALKED_OUT in text
+    assert f"searched for “{HANOI_Q} {FOLLOW_UP}”" in sources
+
+    # A new client is a new session with no history: the same words alone find nothing.
+    text, sources, answer = _client(url).predict(FOLLOW_UP, api_name="/chat")
+    assert answer["refused"] and "couldn't find this in the documents" in text
+    assert "rag-refusal" in sources and "<mark>" not in sources
+
+
+def test_concurrent_sessions_keep_their_own_history(url: str) -> None:
+
+    def session(with_history: bool) -> bool:
+        client = _client(url)
+        if with_history:
+            client.predict(HANOI_Q, api_name="/chat")
+        _, _, answer = client.predict(FOLLOW_UP, api_name="/chat")
+        return bool(answer["refused"])
+
+    kinds = [True, False] * 3
+    with ThreadPoolExecutor(len(kinds)) as pool:
+        refused = list(pool.map(session, kinds))
+    assert refused == [not k for k in kinds]
+
+
+def test_user_errors_come_back_as_one_line_messages(url: str) -> None:
+    client = _client(url)
+    with pytest.raises(AppError) as caught:
+        client.predict("   ", api_name="/chat")
+    message = str(caught.value)
+    assert "the question is empty" in message and "Traceback" not in message
+    with pytest.raises(AppError):  # openai is not offered without a key or a base URL
+        client.predict(HANOI_Q, "openai", api_name="/chat")
+
+
+def test_settings_change_retrieval_and_k(url: str) -> None:
+    client = _client(url)
+    _, _, answer = client.predict(HANOI_Q, "extractive", 1, "bm25", api_name="/chat")
+    assert not answer["refused"] and {c["n"] for c in answer["citations"]} == {1}
+
+
+def test_auth_is_required_when_set(serve: Serve) -> None:
+    locked = serve(auth=("ada", "lovelace"))
+    with pytest.raises(Exception):  # noqa: B017 - the client fails while loading the config
+        _client(locked)
+    _, _, answer = _client(locked, auth=("ada", "lovelace")).predict(HANOI_Q, api_name="/chat")
+    assert not answer["refused"]
+
+
+def test_openai_mode_marks_unsupported_sentences(
+    serve: Serve, data_dir: Path, embeddings: LocalEmbeddings
+) -> None:
+    hits = rag.open_retriever(rag.Settings(corpus_dir=SEEDS, data_dir=data_dir), embeddings).search(HANOI_Q)
+    n = next(i for i, h in enumerate(hits, start=1) if WALKED_OUT in h.text)
+    with OpenAIStub() as stub:
+        # A base URL makes openai available; the page still starts with the extractive answerer.
+        page = serve(openai_base_url=stub.base_url, chat_model="test-model", llm_max_retries=0)
+        stub.reply(
+            f"Trump walked out of the summit in Hanoi, rejecting Kim's offer to dismantle the Yongbyon "
+            f"nuclear facility in return for sanctions relief [{n}]. "
+            f"Afterwards both leaders went on a fishing trip to celebrate their friendship [{n}]."
+        )
+        text, sources, answer = _client(page).predict(HANOI_Q, "openai", api_name="/chat")
+    assert answer["mode"] == "openai" and answer["unsupported"] == [1]
+    assert text.count("⚠️ unsupported") == 1 and text.index("fishing") < text.index("⚠️ unsupported")
+    assert "rag-unsupported" in sources and "fishing trip" in sources and "<mark>" in sources
+
+
+def _citation(chunk: str, quote_at: int, quote: str, **extra: Any) -> Citation:
+    return Citation(
+        n=1,
+        source="evil<b>.txt",
+        title="<img src=x onerror=alert(1)>",
+        page=None,
+        start=100 + quote_at,
+        end=100 + quote_at + len(quote),
+        quote=quote,
+        score=0.9,
+        chunk=chunk,
+        chunk_start=100,
+        **extra,
+    )
+
+
+def test_rendering_escapes_document_text_and_marks_only_the_quote() -> None:
+    chunk = "Before <script>x()</script>. The <b>quoted</b> words. After & more."
+    quote = "The <b>quoted</b> words."
+    c = _citation(chunk, chunk.index(quote), quote)
+    assert highlight(c) == (
+        "Before &lt;script&gt;x()&lt;/script&gt;. <mark>The &lt;b&gt;quoted&lt;/b&gt; words.</mark>"
+        " After &amp; more."
+    )
+    answer = Answer(text=f"{quote} [1]", citations=[c], mode="extractive", sentences=[f"{quote} [1]"])
+    panel = sources_html(answer)
+    assert "<script>" not in panel and "<img" not in panel and "<b>quoted" not in panel
+    assert "&lt;img src=x onerror=alert(1)&gt;" in panel and "evil&lt;b&gt;.txt" in panel
+    assert message_markdown(answer) == "The &lt;b&gt;quoted&lt;/b&gt; words. [1]"
+    # Offsets that don't match the chunk fall back to finding the quote, then to the quote alone.
+    assert "<mark>The &lt;b&gt;" in highlight(_citation(chunk, 0, quote))
+    assert highlight(_citation("unrelated", 0, quote)) == "<mark>The &lt;b&gt;quoted&lt;/b&gt; words.</mark>"
+
+
+def test_corpus_panel_lists_documents_model_and_store(data_dir: Path, embeddings: LocalEmbeddings) -> None:
+    from rag.app import corpus_html
+
+    settings = rag.Settings(corpus_dir=SEEDS, data_dir=data_dir)
+    chain = rag.build_chain(settings, embeddings=embeddings)
+    panel = corpus_html(chain, settings)
+    assert f"2 documents · {chain.retriever.store.count()} chunks" in panel
+    assert HANOI_2024 in panel and RUSSIA_2019 in panel
+    assert settings.embedding_model_id in panel and html.escape(chain.retriever.store.location) in panel
+
+
+def test_importing_rag_does_not_import_gradio() -> None:
+    code = "import sys, rag, rag.cli; assert 'gradio' not in sys.modules, 'gradio was imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
