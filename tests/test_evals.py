@@ -1,0 +1,307 @@
+"""Evals: metrics against hand-computed cases, dataset validation, `rag eval`, `rag eval-retrieval`.
+
+`test_seed_eval_meets_the_project_minimums` is the CI gate: `make test` runs the seed dataset through
+`rag eval` with the --min/--max values the project meets, so a regression fails the build.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from rag.beir import doc_file, doc_id, rank_documents, score_run
+from rag.cli import app
+from rag.eval_run import best_threshold, check_thresholds, refusal_sweep
+from rag.evals import (
+    SUMMARY_KEYS,
+    DatasetError,
+    Span,
+    citation_scores,
+    exact_match,
+    flatten,
+    load_dataset,
+    normalize_answer,
+    percentile,
+    refusal_scores,
+    retrieval_scores,
+    strip_markers,
+    token_f1,
+)
+from rag.judge import parse_grades
+from tests.conftest import HANOI_2024, ROOT, SEEDS
+
+SEED_QA = ROOT / "evals" / "datasets" / "seed_qa.jsonl"
+# What the project meets now (see evals/README.md); a regression below these fails `make test`.
+MINIMUMS = {
+    "retrieval.hit_at_k": 0.95,
+    "retrieval.recall_at_k": 0.9,
+    "retrieval.mrr": 0.8,
+    "citation.precision": 0.6,
+    "citation.recall": 0.6,
+    "answer.f1": 0.15,
+    "groundedness": 0.99,
+    "refusal.accuracy": 0.8,
+}
+MAXIMUMS = {"refusal.false_rate": 0.3}
+PLOTS = ("metrics.png", "latency.png", "questions.png")
+
+
+# --- metrics ----------------------------------------------------------------------------------
+
+
+def test_retrieval_scores_by_overlap() -> None:
+    gold = [Span("a", 10, 20)]
+    retrieved = [Span("a", 0, 10), Span("b", 10, 20), Span("a", 19, 30), Span("a", 12, 14)]
+    # a:0-10 ends where the quote starts (no shared character); b is another file; a:19-30 shares one.
+    assert retrieval_scores(retrieved, gold, k=4) == (1.0, 1.0, 1 / 3)
+    assert retrieval_scores(retrieved, gold, k=2) == (0.0, 0.0, 0.0)
+    two = [Span("a", 10, 20), Span("b", 100, 120)]
+    assert retrieval_scores(retrieved, two, k=3) == (1.0, 0.5, 1 / 3)
+    assert retrieval_scores([Span("b", 110, 200), Span("a", 0, 50)], two, k=5) == (1.0, 1.0, 1.0)
+
+
+def test_citation_precision_and_recall() -> None:
+    gold = [Span("a", 15, 25), Span("b", 0, 10)]
+    cited = [Span("a", 10, 20), Span("a", 50, 60)]
+    assert citation_scores(cited, gold) == (0.5, 0.5)
+    assert citation_scores([], gold) == (None, 0.0)
+    assert citation_scores([Span("b", 5, 6), Span("a", 24, 30)], gold) == (1.0, 1.0)
+
+
+def test_squad_normalisation_f1_and_exact_match() -> None:
+    assert normalize_answer("The  Yongbyon nuclear facility!") == "yongbyon nuclear facility"
+    assert normalize_answer("Kim’s “new way”") == normalize_answer("Kims new way") == "kims new way"
+    assert exact_match("The Soviet Union.", "soviet union") == 1.0
+    assert exact_match("the Soviet Union", "Russia") == 0.0
+    # pred {yongbyon, nuclear, facility}, gold {yongbyon, facility}: P = 2/3, R = 1, F1 = 0.8
+    assert token_f1("the Yongbyon nuclear facility", "Yongbyon facility") == pytest.approx(0.8)
+    # repeated tokens count once per occurrence: pred [a, a, b] vs gold [a, c] -> common 1, P 1/3, R 1/2
+    assert token_f1("x x y", "x z") == pytest.approx(2 * (1 / 3) * (1 / 2) / (1 / 3 + 1 / 2))
+    assert token_f1("", "") == 1.0 and token_f1("the", "Russia") == 0.0
+    assert strip_markers("Trump walked out. [1] Kim offered Yongbyon [2, 3].") == (
+        "Trump walked out. Kim offered Yongbyon."
+    )
+
+
+def test_refusal_metrics_and_threshold_sweep() -> None:
+    results = [
+        {"answerable": True, "refused": False, "evidence_score": 0.7},
+        {"answerable": True, "refused": True, "evidence_score": 0.5},
+        {"answerable": True, "refused": False, "evidence_score": 0.65},
+        {"answerable": True, "refused": False, "evidence_score": 0.8},
+        {"answerable": False, "refused": True, "evidence_score": 0.3},
+        {"answerable": False, "refused": False, "evidence_score": 0.6},
+    ]
+    assert refusal_scores(results) == (0.5, 0.25)
+    sweep = refusal_sweep(results, [0.4, 0.55, 0.62, 0.7])
+    assert sweep == [(0.4, 0.5, 0.0), (0.55, 0.5, 0.25), (0.62, 1.0, 0.25), (0.7, 1.0, 0.5)]
+    assert best_threshold(sweep) == (0.62, 1.0, 0.25)
+    # A tie on accuracy minus false rate goes to fewer false refusals.
+    assert best_threshold([(0.5, 0.5, 0.0), (0.6, 0.75, 0.25)]) == (0.5, 0.5, 0.0)
+
+
+def test_percentiles_match_numpy() -> None:
+    values = [120.0, 10.0, 40.0, 30.0, 20.0]
+    assert percentile(values, 50) == 30.0
+    assert percentile([10.0, 20.0, 30.0, 40.0], 50) == 25.0
+    assert percentile([10.0, 20.0, 30.0, 40.0], 95) == pytest.approx(38.5)  # 30 + 0.85 * 10
+    assert percentile(values, 95) == pytest.approx(float(np.percentile(values, 95)))
+    assert percentile([], 50) is None and percentile([7.0], 95) == 7.0
+
+
+def test_thresholds_and_flat_keys() -> None:
+    summary = {"n": 3, "retrieval": {"mrr": 0.5}, "refusal": {"false_rate": 0.2, "accuracy": None}}
+    assert flatten(summary) == {
+        "n": 3,
+        "retrieval.mrr": 0.5,
+        "refusal.false_rate": 0.2,
+        "refusal.accuracy": None,
+    }
+    assert check_thresholds(summary, {"retrieval.mrr": 0.5}, {"refusal.false_rate": 0.2}) == []
+    failed = check_thresholds(
+        summary, {"retrieval.mrr": 0.6, "refusal.accuracy": 0.1}, {"refusal.false_rate": 0.1}
+    )
+    assert len(failed) == 3 and "retrieval.mrr = 0.5 is below the minimum 0.6" in failed
+
+
+def test_judge_grades_are_parsed_defensively() -> None:
+    assert parse_grades('{"correctness": 4, "faithfulness": 5}') == {
+        "judge_correctness": 4.0,
+        "judge_faithfulness": 5.0,
+    }
+    assert parse_grades('Sure! {"correctness": 9} and no more') == {
+        "judge_correctness": None,
+        "judge_faithfulness": None,
+    }
+
+
+# --- the dataset ------------------------------------------------------------------------------
+
+
+def _write(tmp_path: Path, *rows: object) -> Path:
+    path = tmp_path / "qa.jsonl"
+    path.write_text(
+        "".join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n" for r in rows),
+        encoding="utf-8",
+    )
+    return path
+
+
+GOOD = {
+    "id": "hanoi",
+    "question": "Why did the Hanoi summit collapse?",
+    "answer": "Trump walked out",
+    "answerable": True,
+    "evidence": [{"source": HANOI_2024, "quote": "Trump walked out of the summit in Hanoi"}],
+}
+
+
+def test_dataset_rows_are_validated(tmp_path: Path) -> None:
+    rows = load_dataset(_write(tmp_path, GOOD), SEEDS)
+    text = (SEEDS / HANOI_2024).read_text(encoding="utf-8")
+    span = rows[0].evidence[0]
+    assert text[span.start : span.end] == "Trump walked out of the summit in Hanoi"
+
+    bad_quote = {**GOOD, "id": "made-up", "evidence": [{"source": HANOI_2024, "quote": "Trump stayed"}]}
+    with pytest.raises(DatasetError, match=r"row 'made-up'.*quote not found"):
+        load_dataset(_write(tmp_path, GOOD, bad_quote), SEEDS)
+    with pytest.raises(DatasetError, match=r"line 2: not valid JSON"):
+        load_dataset(_write(tmp_path, GOOD, '{"id": "broken", "question": '), SEEDS)
+    with pytest.raises(DatasetError, match=r"row 'hanoi'.*nope\.txt"):
+        load_dataset(_write(tmp_path, {**GOOD, "evidence": [{"source": "nope.txt", "quote": "x"}]}), SEEDS)
+    with pytest.raises(DatasetError, match="appears twice"):
+        load_dataset(_write(tmp_path, GOOD, GOOD), SEEDS)
+    with pytest.raises(DatasetError, match="unanswerable row"):
+        load_dataset(_write(tmp_path, {**GOOD, "answerable": False}), SEEDS)
+
+
+def test_seed_dataset_covers_what_it_should() -> None:
+    rows = load_dataset(SEED_QA, SEEDS)
+    assert len(rows) >= 40
+    assert sum(not r.answerable for r in rows) >= 8
+    assert sum(bool(r.history) for r in rows) >= 4
+    assert sum(len({s.source for s in r.evidence}) > 1 for r in rows) >= 3  # cross-document
+
+
+# --- rag eval ---------------------------------------------------------------------------------
+
+
+def _eval_args(tmp_path: Path, dataset: Path, out: str) -> list[str]:
+    return [
+        "eval",
+        "--dataset",
+        str(dataset),
+        "--corpus",
+        str(SEEDS),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--out",
+        str(tmp_path / out),
+    ]
+
+
+def test_seed_eval_meets_the_project_minimums(tmp_path: Path) -> None:
+    limits = [f"--min={k}={v}" for k, v in MINIMUMS.items()] + [f"--max={k}={v}" for k, v in MAXIMUMS.items()]
+    result = CliRunner().invoke(app, [*_eval_args(tmp_path, SEED_QA, "report"), *limits])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "report"
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    flat = flatten(summary)
+    assert set(SUMMARY_KEYS) <= flat.keys()
+    assert {"k", "mode", "llm", "embedding_model", "corpus_hash"} <= summary["config"].keys()
+    assert summary["config"]["collection"].startswith("eval-") and summary["n"] >= 40
+    results = [json.loads(line) for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(results) == summary["n"] and {"id", "passed", "citations", "latency_ms"} <= results[0].keys()
+    assert "# Evaluation report" in (out / "report.md").read_text(encoding="utf-8")
+    for name in PLOTS:
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "retrieval.mrr" in result.output
+
+
+def test_eval_fails_a_minimum_and_rejects_unknown_metrics(tmp_path: Path) -> None:
+    dataset = _write(
+        tmp_path,
+        GOOD,
+        {
+            "id": "kimchi",
+            "question": "What is a good recipe for kimchi?",
+            "answer": None,
+            "answerable": False,
+            "evidence": [],
+        },
+    )
+    failed = CliRunner().invoke(
+        app, [*_eval_args(tmp_path, dataset, "r1"), "--min", "answer.exact_match=1.0"]
+    )
+    assert failed.exit_code == 1
+    assert "answer.exact_match" in failed.output and (tmp_path / "r1" / "summary.json").exists()
+    unknown = CliRunner().invoke(app, [*_eval_args(tmp_path, dataset, "r2"), "--min", "accuracy=0.5"])
+    assert unknown.exit_code == 1 and "unknown metric 'accuracy'" in unknown.output
+    assert "Traceback" not in unknown.output and not (tmp_path / "r2").exists()
+    bad = _write(
+        tmp_path, {**GOOD, "id": "made-up", "evidence": [{"source": HANOI_2024, "quote": "no such"}]}
+    )
+    rejected = CliRunner().invoke(app, _eval_args(tmp_path, bad, "r3"))
+    assert rejected.exit_code == 1 and "made-up" in rejected.output
+
+
+# --- rag eval-retrieval -----------------------------------------------------------------------
+
+
+def test_beir_ids_map_to_files_and_documents_score_their_best_chunk() -> None:
+    for id_ in ("4983", "a/b c", ".hidden", "ünï"):
+        name = doc_file(id_)
+        assert "/" not in name and not name.startswith(".") and doc_id(name) == id_
+    hits = [SimpleNamespace(source=doc_file(d), score=s) for d, s in [("x", 0.2), ("y", 0.9), ("x", 0.95)]]
+    assert rank_documents(hits) == {"x": 0.95, "y": 0.9}
+    assert rank_documents(hits, limit=1) == {"x": 0.95}
+
+
+def test_beir_scores_count_queries_without_results() -> None:
+    qrels = {"q1": {"d1": 1}, "q2": {"d2": 1}}
+    scores = score_run(qrels, {"q1": {"d1": 2.0, "d3": 1.0}, "q2": {}})
+    assert scores == {"ndcg_at_10": 0.5, "recall_at_100": 0.5, "mrr_at_10": 0.5}
+    # d1 at rank 2 of q1: nDCG = 1/log2(3), MRR = 1/2
+    second = score_run({"q1": {"d1": 1}}, {"q1": {"d3": 2.0, "d1": 1.0}})
+    assert second["ndcg_at_10"] == pytest.approx(1 / np.log2(3), abs=1e-4) and second["mrr_at_10"] == 0.5
+
+
+def test_eval_retrieval_on_a_tiny_beir_folder(tmp_path: Path) -> None:
+    beir = tmp_path / "tiny"
+    (beir / "qrels").mkdir(parents=True)
+    docs = {
+        "d1": ("Photosynthesis", "Chlorophyll in plant leaves turns sunlight into chemical energy."),
+        "d2": ("Volcanoes", "Magma rises through the crust and erupts as lava and ash."),
+        "d3": ("Tides", "The moon's gravity pulls the oceans, raising tides twice a day."),
+        "d/4": ("Glaciers", "Compacted snow flows downhill as slow rivers of ice."),
+    }
+    (beir / "corpus.jsonl").write_text(
+        "".join(json.dumps({"_id": k, "title": t, "text": x}) + "\n" for k, (t, x) in docs.items())
+    )
+    queries = {
+        "q1": "how do plants use chlorophyll and sunlight",
+        "q2": "lava eruption magma",
+        "q9": "unjudged",
+    }
+    (beir / "queries.jsonl").write_text(
+        "".join(json.dumps({"_id": k, "text": v}) + "\n" for k, v in queries.items())
+    )
+    (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n")
+    out = tmp_path / "out"
+    args = ["eval-retrieval", "--beir", str(beir), "--data-dir", str(tmp_path / "data"), "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    payload = json.loads((out / "beir-tiny-test.json").read_text())
+    assert payload["queries"] == 2 and payload["documents"] == 4 and payload["chunks"] == 4
+    assert set(payload["results"]) == {"vector", "bm25", "hybrid"}
+    for scores in payload["results"].values():
+        assert scores["ndcg_at_10"] == 1.0 and scores["mrr_at_10"] == 1.0 and scores["recall_at_100"] == 1.0
+    again = CliRunner().invoke(app, [*args, "--mode", "bm25"])  # the index is reused
+    assert again.exit_code == 0 and "0 chunks embedded" in again.output
+    missing = CliRunner().invoke(app, ["eval-retrieval", "--beir", str(tmp_path / "nope")])
+    assert missing.exit_code == 1 and "corpus.jsonl is missing" in missing.output
