@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,25 +52,46 @@ class Evidence:
 
     candidates: list[Candidate]
     vectors: np.ndarray
-    scores: np.ndarray
+    scores: np.ndarray  # meaning + share of the question's words: ranks sentences for the answer
+    gate: np.ndarray  # meaning + IDF-weighted share of its words: decides whether to answer at all
 
     @property
     def best(self) -> float:
-        """The best sentence's score: how well the passages answer at all."""
-        return float(self.scores.max()) if len(self.scores) else 0.0
+        """The best sentence's gate score: how well the passages answer at all."""
+        return float(self.gate.max()) if len(self.gate) else 0.0
 
 
-def score_evidence(question: str, hits: list[Hit], embeddings: Embeddings | TextVectors) -> Evidence:
-    """Score each passage sentence by meaning and shared words with the question."""
+def score_evidence(
+    question: str,
+    hits: list[Hit],
+    embeddings: Embeddings | TextVectors,
+    idf: Callable[[str], float] | None = None,
+) -> Evidence:
+    """Score each passage sentence by meaning and shared words with the question.
+
+    Shared words are weighted by `idf` (rare words, names above all, say more about whether a
+    sentence answers than common ones; a word found nowhere in the corpus weighs most).
+    """
     cands = candidates(hits)
     if not cands:
-        return Evidence([], np.zeros((0, 1), dtype=np.float32), np.zeros(0, dtype=np.float32))
+        empty = np.zeros(0, dtype=np.float32)
+        return Evidence([], np.zeros((0, 1), dtype=np.float32), empty, empty)
     vectors = _vectors(embeddings)([question] + [c.text for c in cands])
     cos = cosine_rows(vectors[1:], vectors[:1])[:, 0]
     terms = content_terms(question)
-    lexical = np.array([coverage(terms, content_terms(c.text)) for c in cands], dtype=np.float32)
-    scores = COSINE_WEIGHT * cos + (1 - COSINE_WEIGHT) * lexical
-    return Evidence(cands, vectors[1:], scores)
+    shared = [terms & content_terms(c.text) for c in cands]
+    weights = {t: (idf(t) if idf else 1.0) for t in terms}
+    total = sum(weights.values())
+    plain = np.array([coverage(terms, s) if terms else 1.0 for s in shared], dtype=np.float32)
+    weighted = np.array(
+        [sum(weights[t] for t in s) / total if total else 1.0 for s in shared], dtype=np.float32
+    )
+    return Evidence(
+        cands,
+        vectors[1:],
+        scores=COSINE_WEIGHT * cos + (1 - COSINE_WEIGHT) * plain,
+        gate=COSINE_WEIGHT * cos + (1 - COSINE_WEIGHT) * weighted,
+    )
 
 
 class TextVectors:
@@ -138,7 +160,7 @@ def extract(
     """
     if not evidence.candidates:
         return [], []
-    best = evidence.best
+    best = float(evidence.scores.max())
     picked: list[int] = []
     remaining = set(range(len(evidence.candidates)))
     sims = cosine_rows(evidence.vectors, evidence.vectors)

@@ -17,10 +17,9 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
-from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from rag.answer import TextVectors, check_citations, extract, score_evidence
@@ -29,6 +28,9 @@ from rag.prompts import load_prompt
 from rag.retrieve import Hit, Retriever, open_retriever
 from rag.schema import REFUSAL, Answer
 from rag.settings import LLMMode, RetrievalMode, Settings
+
+if TYPE_CHECKING:  # only the openai answerer needs chat models; they load with it
+    from langchain_core.language_models import BaseChatModel
 
 Event = str | Answer
 _REFUSAL_SIGNS = (
@@ -214,14 +216,19 @@ class RagChain(Runnable[dict[str, Any], Answer]):
         condensed = time.perf_counter()
         hits = self.retriever.search(query, k=self.top_k, mode=self.retrieval_mode)
         searched = time.perf_counter()
-        evidence = score_evidence(query, hits, self.vectors)
+        evidence = score_evidence(query, hits, self.vectors, idf=self.retriever.bm25().idf)
         retrieved = time.perf_counter()
         timings = {
             "condense_ms": (condensed - began) * 1000,
             "retrieve_ms": (searched - condensed) * 1000,
             "evidence_ms": (retrieved - searched) * 1000,
         }
-        base: dict[str, Any] = {"question": question, "mode": self.mode, "retrieval_query": query}
+        base: dict[str, Any] = {
+            "question": question,
+            "mode": self.mode,
+            "retrieval_query": query,
+            "evidence": round(evidence.best, 4),
+        }
         if evidence.best < self.settings.refuse_below:
             yield REFUSAL
             yield Answer(

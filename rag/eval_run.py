@@ -105,12 +105,9 @@ def run_eval(
     on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> EvalRun:
     """Answer every row with the chain the UI uses, score it, and summarise (settings name the index)."""
-    from rag.answer import score_evidence
     from rag.chain import build_chain
 
     chain = build_chain(settings, embeddings=embeddings)
-    # The chain's sentence-vector cache, where it has one: re-scoring its passages then costs no model call.
-    vectors = getattr(chain, "vectors", None) or chain.embeddings
     k, mode = chain.top_k, chain.retrieval_mode
     chain.invoke({"question": rows[0].question})  # untimed warm-up: latencies are a warm chain's
     results = []
@@ -120,7 +117,7 @@ def run_eval(
         # the evidence score the refusal threshold is compared with.
         hits = chain.retriever.search(answer.retrieval_query, k=k, mode=mode)
         result = score_row(row, answer, [Span(h.source, h.start, h.end) for h in hits], k)
-        result["evidence_score"] = round(score_evidence(answer.retrieval_query, hits, vectors).best, 4)
+        result["evidence_score"] = answer.evidence
         if judge is not None and row.answerable and row.answer is not None:
             from rag.judge import judge_answer
 

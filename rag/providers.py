@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from langchain_core.embeddings import Embeddings
-from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
 from rag.errors import ConfigError
 from rag.settings import DEFAULT_OPENAI_EMBEDDING_MODEL, Settings
+
+if TYPE_CHECKING:  # loaded with langchain_openai, by make_chat_model's callers
+    from langchain_core.language_models import BaseChatModel
 
 
 def make_embeddings(settings: Settings) -> Embeddings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -135,6 +136,15 @@ class BM25Index:
     def is_current(self, store: Store) -> bool:
         """Tell whether this index reflects the store as it is now."""
         return self.generation == store.generation() and self.count == store.count()
+
+    def idf(self, term: str) -> float:
+        """Return the inverse document frequency of a stemmed term over the chunks (unseen: highest)."""
+        column = self.retriever.vocab_dict.get(term) if self.ids else None
+        df = 0
+        if column is not None:
+            indptr = self.retriever.scores["indptr"]
+            df = int(indptr[column + 1] - indptr[column])
+        return math.log((len(self.ids) + 1) / (df + 0.5))
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """Return up to `k` (chunk id, BM25 score) pairs, best first; only chunks sharing a term."""

@@ -44,3 +44,4 @@ class Answer(BaseModel):
     question: str = Field("", exclude=True)
     sentences: list[str] = Field(default_factory=list, exclude=True, description="Answer sentences.")
     retrieval_query: str = Field("", exclude=True, description="The query retrieval ran with.")
+    evidence: float = Field(0.0, exclude=True, description="Best passage-sentence score (refusal input).")

@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(2, ge=0, le=10, description="Retries (with backoff) on endpoint errors.")
 
     refuse_below: float = Field(
-        0.60,
+        0.45,
         ge=0.0,
         le=1.0,
         description="Refuse when the best passage sentence scores below this (meaning + shared words).",

@@ -41,13 +41,13 @@ MINIMUMS = {
     "retrieval.hit_at_k": 0.95,
     "retrieval.recall_at_k": 0.9,
     "retrieval.mrr": 0.8,
-    "citation.precision": 0.6,
+    "citation.precision": 0.55,
     "citation.recall": 0.6,
     "answer.f1": 0.15,
     "groundedness": 0.99,
-    "refusal.accuracy": 0.8,
+    "refusal.accuracy": 0.5,
 }
-MAXIMUMS = {"refusal.false_rate": 0.3}
+MAXIMUMS = {"refusal.false_rate": 0.1}
 PLOTS = ("metrics.png", "latency.png", "questions.png")
 
 
