@@ -20,6 +20,7 @@ from rag.settings import RetrievalMode, Settings
 from rag.store import Record, Store, side_index_dir
 
 MAX_QUERY_CHARS = 20_000
+BM25_PARAMS = (1.5, 0.75)  # bm25s' defaults (k1, b); settings choose the product's
 
 
 @dataclass(frozen=True)
@@ -75,33 +76,42 @@ def _stemmer() -> Any:
 class BM25Index:
     """A bm25s index of the collection's chunks, saved beside the store with the state it reflects."""
 
-    def __init__(self, ids: list[str], retriever: Any, generation: str, count: int) -> None:
+    def __init__(
+        self, ids: list[str], retriever: Any, generation: str, count: int, params: tuple[float, float]
+    ) -> None:
         self.ids = ids
         self.retriever = retriever
         self.generation = generation
         self.count = count
+        self.params = params  # (k1, b)
         self._stem = _stemmer()
 
     @classmethod
-    def build(cls, ids: Sequence[str], texts: Sequence[str], generation: str) -> BM25Index:
-        """Index `texts` (stemmed, English stopwords removed)."""
+    def build(
+        cls,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        generation: str,
+        params: tuple[float, float] = BM25_PARAMS,
+    ) -> BM25Index:
+        """Index `texts` (stemmed, English stopwords removed) with BM25 parameters (k1, b)."""
         import bm25s
 
-        retriever = bm25s.BM25()
+        retriever = bm25s.BM25(k1=params[0], b=params[1])
         if texts:
             tokens = bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), show_progress=False)
             retriever.index(tokens, show_progress=False)
-        return cls(list(ids), retriever, generation, len(ids))
+        return cls(list(ids), retriever, generation, len(ids), params)
 
     @classmethod
-    def from_store(cls, store: Store) -> BM25Index:
+    def from_store(cls, store: Store, params: tuple[float, float] = BM25_PARAMS) -> BM25Index:
         """Build the index from every chunk in the store."""
         generation = store.generation()
         ids, texts = [], []
         for record in store.iter_records(with_text=True):
             ids.append(record.id)
             texts.append(record.text)
-        return cls.build(ids, texts, generation)
+        return cls.build(ids, texts, generation, params)
 
     def save(self, folder: Path) -> None:
         """Write the index atomically: a crash leaves the old one or the new one, never half."""
@@ -109,7 +119,7 @@ class BM25Index:
         tmp = Path(tempfile.mkdtemp(prefix=".bm25-", dir=folder.parent))
         if self.ids:
             self.retriever.save(str(tmp / "index"), show_progress=False)
-        state = {"generation": self.generation, "count": self.count, "ids": self.ids}
+        state = {"generation": self.generation, "count": self.count, "params": self.params, "ids": self.ids}
         (tmp / "state.json").write_text(json.dumps(state), encoding="utf-8")
         old = folder.with_name(folder.name + ".old")
         if folder.exists():
@@ -129,7 +139,14 @@ class BM25Index:
                 if state["ids"]
                 else bm25s.BM25()
             )
-            return cls(list(state["ids"]), retriever, str(state["generation"]), int(state["count"]))
+            params = tuple(state.get("params", (1.5, 0.75)))
+            return cls(
+                list(state["ids"]),
+                retriever,
+                str(state["generation"]),
+                int(state["count"]),
+                (params[0], params[1]),
+            )
         except (OSError, ValueError, KeyError):
             return None
 
@@ -165,13 +182,18 @@ class BM25Index:
         return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
 
+def bm25_params(settings: Settings) -> tuple[float, float]:
+    """Return the configured BM25 (k1, b)."""
+    return (settings.bm25_k1, settings.bm25_b)
+
+
 def open_bm25(store: Store, settings: Settings) -> BM25Index:
-    """Load the saved BM25 index if it matches the store, else rebuild and save it."""
+    """Load the saved BM25 index if it matches the store and settings, else rebuild and save it."""
     folder = side_index_dir(settings)
     index = BM25Index.load(folder)
-    if index is not None and index.is_current(store):
+    if index is not None and index.params == bm25_params(settings) and index.is_current(store):
         return index
-    index = BM25Index.from_store(store)
+    index = BM25Index.from_store(store, bm25_params(settings))
     index.save(folder)
     return index
 
@@ -182,6 +204,23 @@ def rrf(rankings: Sequence[Sequence[str]], k: int) -> list[tuple[str, float]]:
     for ranking in rankings:
         for rank, id_ in enumerate(ranking, start=1):
             fused[id_] = fused.get(id_, 0.0) + 1.0 / (k + rank)
+    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _min_max(scored: Sequence[tuple[str, float]]) -> dict[str, float]:
+    if not scored:
+        return {}
+    values = [s for _, s in scored]
+    lo, hi = min(values), max(values)
+    return {id_: (s - lo) / (hi - lo) if hi > lo else 1.0 for id_, s in scored}
+
+
+def weighted_fusion(
+    vector: Sequence[tuple[str, float]], lexical: Sequence[tuple[str, float]], weight: float
+) -> list[tuple[str, float]]:
+    """Fuse two scored lists: weight × min-max(vector) + (1 − weight) × min-max(BM25); absent = 0."""
+    v, b = _min_max(vector), _min_max(lexical)
+    fused = {id_: weight * v.get(id_, 0.0) + (1 - weight) * b.get(id_, 0.0) for id_ in v.keys() | b.keys()}
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
@@ -196,9 +235,10 @@ class Retriever:
 
     def bm25(self) -> BM25Index:
         """Return the BM25 index, loading or rebuilding it on first use or when the store changed."""
-        if self._bm25 is None or not self._bm25.is_current(self.store):
-            self._bm25 = open_bm25(self.store, self.settings)
-        return self._bm25
+        index = self._bm25
+        if index is None or index.params != bm25_params(self.settings) or not index.is_current(self.store):
+            index = self._bm25 = open_bm25(self.store, self.settings)
+        return index
 
     def embed_query(self, query: str) -> np.ndarray:
         """Embed a query as a unit vector."""
@@ -223,8 +263,12 @@ class Retriever:
             pool = max(4 * k, 40)
             vector = self.store.query(self.embed_query(query).tolist(), pool)
             known = {r.id: r for r in vector}
-            bm25_ids = [id_ for id_, _ in self.bm25().search(query, pool)]
-            scored = rrf([[r.id for r in vector], bm25_ids], self.settings.rrf_k)[:k]
+            lexical = self.bm25().search(query, pool)
+            if self.settings.fusion == "rrf":
+                scored = rrf([[r.id for r in vector], [i for i, _ in lexical]], self.settings.rrf_k)[:k]
+            else:
+                vector_scores = [(r.id, r.score) for r in vector]
+                scored = weighted_fusion(vector_scores, lexical, self.settings.fusion_weight)[:k]
         known.update((r.id, r) for r in self.store.get([i for i, _ in scored if i not in known]))
         hits = [(known[id_], score) for id_, score in scored if id_ in known]
         return [Hit.from_record(i, r, s) for i, (r, s) in enumerate(hits, start=1)]

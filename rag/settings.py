@@ -53,7 +53,17 @@ class Settings(BaseSettings):
 
     top_k: int = Field(5, ge=1, le=100, description="Passages retrieved per question.")
     retrieval_mode: RetrievalMode = Field("hybrid", description="vector, bm25 or hybrid (fused).")
-    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant for hybrid retrieval.")
+    fusion: Literal["weighted", "rrf"] = Field(
+        "weighted", description="Hybrid fusion: weighted min-max scores, or reciprocal rank fusion."
+    )
+    fusion_weight: float = Field(
+        0.6, ge=0.0, le=1.0, description="Weight of vector scores in weighted fusion."
+    )
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant (fusion=rrf).")
+    bm25_k1: float = Field(0.9, gt=0, description="BM25 term-frequency saturation (tuned on SciFact train).")
+    bm25_b: float = Field(
+        0.4, ge=0.0, le=1.0, description="BM25 length normalisation (tuned on SciFact train)."
+    )
 
     llm: LLMMode | None = Field(
         None, description="Answerer: extractive (offline) or openai; unset picks openai when a key is set."
