@@ -7,6 +7,7 @@ import math
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from rag.settings import RetrievalMode, Settings
 from rag.store import Record, Store, side_index_dir
 
 MAX_QUERY_CHARS = 20_000
+STALE_CHECK_SECONDS = 2.0
 BM25_PARAMS = (1.5, 0.75)  # bm25s' defaults (k1, b); settings choose the product's
 
 
@@ -232,12 +234,20 @@ class Retriever:
         self.store = store
         self.embeddings = embeddings
         self._bm25: BM25Index | None = None
+        self._checked = float("-inf")
 
     def bm25(self) -> BM25Index:
         """Return the BM25 index, loading or rebuilding it on first use or when the store changed."""
         index = self._bm25
+        now = time.monotonic()
+        # Checking staleness costs two store calls (~2 ms at 10k chunks, ~9 ms at 100k on a server):
+        # do it at most every STALE_CHECK_SECONDS. A search in that window after another process's
+        # ingest may miss new chunks by BM25 (vector search still sees them); removed ones are skipped.
+        if index is not None and now - self._checked < STALE_CHECK_SECONDS:
+            return index
         if index is None or index.params != bm25_params(self.settings) or not index.is_current(self.store):
             index = self._bm25 = open_bm25(self.store, self.settings)
+        self._checked = now
         return index
 
     def embed_query(self, query: str) -> np.ndarray:
