@@ -331,7 +331,7 @@ def eval_(
     k: Annotated[int | None, typer.Option("-k", "--top-k", help="Passages to retrieve [RAG_TOP_K].")] = None,
     mode: Annotated[RetrievalMode | None, typer.Option("--mode", help="[RAG_RETRIEVAL_MODE]")] = None,
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Report folder [default: evals/reports/<timestamp>].")
+        Path | None, typer.Option("--out", help="Report folder (default: evals/reports/TIMESTAMP).")
     ] = None,
     minimum: Annotated[
         list[str] | None, typer.Option("--min", help="METRIC=VALUE: exit 1 when the metric is lower.")
@@ -347,8 +347,8 @@ def eval_(
     chroma_url: ChromaOpt = None,
 ) -> None:
     """Run a QA dataset through the chain and write metrics, plots and a report (offline, no judge)."""
-    from rag.eval_run import check_thresholds, eval_settings, run_config, run_eval, write_report
-    from rag.evals import corpus_hash, load_dataset
+    from rag.eval_run import check_thresholds, corpus_hash, eval_settings, run_config, run_eval, write_report
+    from rag.evals import load_dataset
     from rag.ingest import ingest as run_ingest
     from rag.providers import make_chat_model, make_embeddings
 
@@ -401,7 +401,7 @@ def eval_retrieval(
         RetrievalMode | None, typer.Option("--mode", help="One mode; default: all three.")
     ] = None,
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Folder for the JSON [default: evals/reports/<timestamp>].")
+        Path | None, typer.Option("--out", help="Folder for the JSON (default: evals/reports/TIMESTAMP).")
     ] = None,
     data_dir: DataOpt = None,
     chroma_url: ChromaOpt = None,
