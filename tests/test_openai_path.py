@@ -184,3 +184,26 @@ def test_openai_embeddings_build_their_own_index(stub: OpenAIStub, tmp_path: Pat
     assert embeds and embeds[0]["json"]["model"] == "test-embed"
     with pytest.raises(EmbeddingMismatchError, match="openai:test-embed"):
         Store.open(settings.model_copy(update={"embedding": "local", "embedding_model": ""}))
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_rate_limits_and_outages_are_retried_then_reported(
+    stub: OpenAIStub, data_dir: Path, embeddings: LocalEmbeddings, status: int
+) -> None:
+    stub.fail(status, times=1)
+    stub.reply("Trump walked out of the summit in Hanoi [1].")
+    chain = build_chain(_settings(stub, data_dir), embeddings=embeddings)
+    assert not chain.invoke({"question": HANOI_Q}).refused  # one retry got through
+    stub.fail(status, times=5)
+    with pytest.raises(ProviderError, match="after 2 tries"):
+        chain.invoke({"question": HANOI_Q})
+
+
+def test_garbage_reply_is_one_clear_error(
+    stub: OpenAIStub, data_dir: Path, embeddings: LocalEmbeddings
+) -> None:
+    stub.garbage()
+    stub.garbage()
+    with pytest.raises(ProviderError) as caught:
+        build_chain(_settings(stub, data_dir), embeddings=embeddings).invoke({"question": HANOI_Q})
+    assert "\n" not in str(caught.value)
