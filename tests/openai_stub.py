@@ -137,7 +137,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(f"data: {json.dumps({**chunk, 'choices': choices, **extra})}\n\n".encode())
             self.wfile.flush()
 
-        for piece in split_words(text) if chunks is None else chunks:
+        stall_after = item[3] if len(item) > 3 else None
+        for n, piece in enumerate(split_words(text) if chunks is None else chunks):
+            if stall_after is not None and n >= stall_after:
+                stub._stopping.wait()  # hang mid-stream, as a dying endpoint does
+                return
             delta = {"role": "assistant", "content": piece}
             event([{"index": 0, "delta": delta, "finish_reason": None}])
         event([{"index": 0, "delta": {}, "finish_reason": "stop"}])
@@ -216,9 +220,12 @@ class OpenAIStub:
         with self._lock:
             self._queue.extend(items)
 
-    def reply(self, text: str, *, chunks: list[str] | None = None) -> None:
-        """Queue one chat completion answer (streamed as `chunks`, default ~3-word pieces)."""
-        self._push(("reply", text, chunks))
+    def reply(self, text: str, *, chunks: list[str] | None = None, stall_after: int | None = None) -> None:
+        """Queue one chat completion answer (streamed as `chunks`, default ~3-word pieces).
+
+        With `stall_after=N`, a streamed answer stops after N pieces and hangs until `stop()`.
+        """
+        self._push(("reply", text, chunks, stall_after))
 
     def fail(self, status: int, *, times: int = 1, body: dict[str, Any] | None = None) -> None:
         """Queue `times` error responses with this status and an OpenAI-style error body."""

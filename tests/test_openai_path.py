@@ -207,3 +207,21 @@ def test_garbage_reply_is_one_clear_error(
     with pytest.raises(ProviderError) as caught:
         build_chain(_settings(stub, data_dir), embeddings=embeddings).invoke({"question": HANOI_Q})
     assert "\n" not in str(caught.value)
+
+
+def test_stall_mid_stream_times_out_with_one_line(
+    stub: OpenAIStub, data_dir: Path, embeddings: LocalEmbeddings
+) -> None:
+    stub.reply("Trump walked out of the summit in Hanoi, rejecting Kim's offer [1].", stall_after=2)
+    settings = _settings(stub, data_dir).model_copy(update={"llm_timeout": 1.0, "llm_max_retries": 0})
+    chain = build_chain(settings, embeddings=embeddings)
+    began = time.monotonic()
+    events: list = []
+    with pytest.raises(ProviderError, match="Timeout") as caught:
+        for event in chain.stream({"question": HANOI_Q}):
+            events.append(event)
+    assert time.monotonic() - began < 5
+    assert events and all(isinstance(e, str) for e in events)  # the first pieces did stream
+    assert "\n" not in str(caught.value)
+    stub.reply("Trump walked out of the summit in Hanoi [1].")
+    assert not chain.invoke({"question": HANOI_Q}).refused  # the chain still works afterwards
