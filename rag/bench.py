@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 from rag.bench_embedding import chunk_texts, measure_embedding
-from rag.bench_report import BenchError, markdown, peer_ratios, targets
+from rag.bench_report import BenchError, foreign_sections, markdown, peer_ratios, targets
 from rag.embeddings import LocalEmbeddings
 from rag.settings import Settings
 
@@ -203,7 +203,9 @@ def run_bench(config: BenchConfig, on_stage: Callable[[str], None]) -> dict[str,
         result["notes"] = _notes(result)
         config.out.mkdir(parents=True, exist_ok=True)
         (config.out / "bench.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        (config.out / "BENCHMARKS.md").write_text(markdown(result), encoding="utf-8")
+        page = config.out / "BENCHMARKS.md"
+        kept = foreign_sections(page.read_text(encoding="utf-8")) if page.is_file() else ""
+        page.write_text(markdown(result) + kept, encoding="utf-8")
         return result
     finally:
         if config.work is None:
