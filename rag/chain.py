@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
@@ -229,39 +229,29 @@ class RagChain(Runnable[dict[str, Any], Answer]):
             "retrieval_query": query,
             "evidence": round(evidence.best, 4),
         }
+
+        def finish(**fields: Any) -> Answer:
+            return Answer(timings=_done(timings, began, retrieved), **base, **fields)
+
         if evidence.best < self.settings.refuse_below:
             yield REFUSAL
-            yield Answer(
-                text=REFUSAL,
-                refused=True,
-                sentences=[REFUSAL],
-                timings=_done(timings, began, retrieved),
-                **base,
-            )
+            yield finish(text=REFUSAL, refused=True, sentences=[REFUSAL])
             return
         if self.mode == "extractive":
             sentences, citations = extract(evidence, hits)
             for i, sentence in enumerate(sentences):
                 yield sentence if i == 0 else " " + sentence
-            yield Answer(
-                text=" ".join(sentences),
-                citations=citations,
-                sentences=sentences,
-                timings=_done(timings, began, retrieved),
-                **base,
-            )
+            yield finish(text=" ".join(sentences), citations=citations, sentences=sentences)
             return
-        yield from self._llm_answer(question, query, hits, timings, began, retrieved, base)
+        yield from self._llm_answer(query, hits, timings, began, finish)
 
     def _llm_answer(
         self,
-        question: str,
         query: str,
         hits: list[Hit],
         timings: dict[str, float],
         began: float,
-        retrieved: float,
-        base: dict[str, Any],
+        finish: Callable[..., Answer],
     ) -> Iterator[Event]:
         messages = [
             ("system", self.prompts["system"].template),
@@ -280,22 +270,14 @@ class RagChain(Runnable[dict[str, Any], Answer]):
             raise _provider_error(self.settings, e) from e
         text = "".join(parts).strip()
         if not text or any(sign in text.casefold().replace("’", "'") for sign in _REFUSAL_SIGNS):
-            yield Answer(
-                text=REFUSAL,
-                refused=True,
-                sentences=[REFUSAL],
-                timings=_done(timings, began, retrieved),
-                **base,
-            )
+            yield finish(text=REFUSAL, refused=True, sentences=[REFUSAL])
             return
         checked = check_citations(text, hits, self.vectors, threshold=self.settings.support_threshold)
-        yield Answer(
+        yield finish(
             text=checked.text,
             citations=checked.citations,
             unsupported=checked.unsupported,
             sentences=checked.sentences,
-            timings=_done(timings, began, retrieved),
-            **base,
         )
 
 
