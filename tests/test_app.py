@@ -197,3 +197,33 @@ def test_corpus_panel_lists_documents_model_and_store(data_dir: Path, embeddings
 def test_importing_rag_does_not_import_gradio() -> None:
     code = "import sys, rag, rag.cli; assert 'gradio' not in sys.modules, 'gradio was imported'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_dead_llm_endpoint_is_a_visible_message_and_the_page_stays_usable(
+    serve: Serve, capfd: pytest.CaptureFixture[str]
+) -> None:
+    sentinel = "sk-test-SENTINEL-never-printed"
+    with OpenAIStub() as stub:
+        page = serve(
+            openai_base_url=stub.base_url,
+            openai_api_key=sentinel,
+            chat_model="m",
+            llm_max_retries=1,
+            llm_timeout=5,
+        )
+        stub.fail(500, times=2)  # the first try and its one retry
+        client = _client(page)
+        with pytest.raises(AppError) as caught:
+            client.predict(HANOI_Q, "openai", api_name="/chat")
+        message = str(caught.value)
+        assert "the chat endpoint" in message and "failed after 2 tries" in message and "\n" not in message
+        assert sentinel not in message
+        # The page still answers: the extractive answerer, and openai again once the endpoint is back.
+        _, _, answer = client.predict(HANOI_Q, "extractive", api_name="/chat")
+        assert not answer["refused"]
+        stub.reply("Trump walked out of the summit in Hanoi [1].")
+        _, _, answer = _client(page).predict(HANOI_Q, "openai", api_name="/chat")
+        assert answer["mode"] == "openai" and not answer["refused"]
+        assert any(r["headers"].get("authorization") == f"Bearer {sentinel}" for r in stub.requests)
+    out, err = capfd.readouterr()
+    assert sentinel not in out and sentinel not in err  # nothing the server logged carries the key
