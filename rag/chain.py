@@ -297,4 +297,6 @@ def build_chain(
     from rag.providers import make_embeddings
 
     embeddings = embeddings or make_embeddings(settings)
-    return RagChain(settings, open_retriever(settings, embeddings), embeddings, chat_model)
+    vectors = TextVectors(embeddings)
+    retriever = open_retriever(settings, embeddings, embed_texts=vectors)
+    return RagChain(settings, retriever, embeddings, chat_model, vectors=vectors)

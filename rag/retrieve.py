@@ -8,7 +8,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -229,10 +229,19 @@ def weighted_fusion(
 class Retriever:
     """Search the store by meaning, by words, or both."""
 
-    def __init__(self, settings: Settings, store: Store, embeddings: Embeddings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        embeddings: Embeddings,
+        embed_texts: Callable[[list[str]], np.ndarray] | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.embeddings = embeddings
+        # The answer chain passes its cached embedder, so the question it scores sentences against
+        # is embedded once, not once here and again there.
+        self.embed_texts = embed_texts
         self._bm25: BM25Index | None = None
         self._checked = float("-inf")
 
@@ -252,6 +261,8 @@ class Retriever:
 
     def embed_query(self, query: str) -> np.ndarray:
         """Embed a query as a unit vector."""
+        if self.embed_texts is not None:
+            return np.asarray(self.embed_texts([query])[0], dtype=np.float32)
         return np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
 
     def search(self, query: str, k: int | None = None, mode: RetrievalMode | None = None) -> list[Hit]:
@@ -284,9 +295,13 @@ class Retriever:
         return [Hit.from_record(i, r, s) for i, (r, s) in enumerate(hits, start=1)]
 
 
-def open_retriever(settings: Settings, embeddings: Embeddings | None = None) -> Retriever:
+def open_retriever(
+    settings: Settings,
+    embeddings: Embeddings | None = None,
+    embed_texts: Callable[[list[str]], np.ndarray] | None = None,
+) -> Retriever:
     """Open the configured index for searching."""
     from rag.providers import make_embeddings
 
     store = Store.open(settings)
-    return Retriever(settings, store, embeddings or make_embeddings(settings))
+    return Retriever(settings, store, embeddings or make_embeddings(settings), embed_texts)
