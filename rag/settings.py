@@ -54,12 +54,16 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=100, description="Passages retrieved per question.")
     retrieval_mode: RetrievalMode = Field("hybrid", description="vector, bm25 or hybrid (fused).")
     fusion: Literal["weighted", "rrf"] = Field(
-        "weighted", description="Hybrid fusion: weighted min-max scores, or reciprocal rank fusion."
+        "weighted",
+        description="Hybrid fusion: weighted scores (each list ÷ its best), or reciprocal rank fusion.",
     )
     fusion_weight: float = Field(
-        0.6, ge=0.0, le=1.0, description="Weight of vector scores in weighted fusion."
+        0.65, ge=0.0, le=1.0, description="Weight of vector scores in weighted fusion."
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant (fusion=rrf).")
+    bm25_doc_weight: float = Field(
+        1.5, ge=0.0, description="Weight of a chunk's document's BM25 score in its own (0: chunk alone)."
+    )
     bm25_k1: float = Field(0.9, gt=0, description="BM25 term-frequency saturation (tuned on SciFact train).")
     bm25_b: float = Field(
         0.4, ge=0.0, le=1.0, description="BM25 length normalisation (tuned on SciFact train)."

@@ -51,9 +51,9 @@ def test_modes_score_their_own_way(retriever: Retriever) -> None:
     hybrid = retriever.search("Yongbyon nuclear facility", k=3, mode="hybrid")
     assert "Yongbyon" in bm25[0].text and "Yongbyon" in hybrid[0].text and "Yongbyon" in vector[0].text
     assert all(-1.0 <= h.score <= 1.0 for h in vector)  # cosine similarity
-    assert bm25[0].score > 1.0  # raw BM25
+    assert bm25[0].score > 1.0  # its own BM25 ÷ the best (1) + 1.5 × its document's ÷ the best
     assert [h.score for h in hybrid] == sorted((h.score for h in hybrid), reverse=True)
-    assert hybrid[0].score == pytest.approx(1.0)  # first in both lists: 0.6 × 1 + 0.4 × 1
+    assert hybrid[0].score == pytest.approx(1.0)  # first in both lists: 0.65 × 1 + 0.35 × 1
 
 
 def test_rrf_fusion_can_be_chosen(
@@ -65,12 +65,14 @@ def test_rrf_fusion_can_be_chosen(
     assert hits[0].score == pytest.approx(2 / 61)  # first in both lists under RRF(k=60)
 
 
-def test_weighted_fusion_normalises_each_list() -> None:
+def test_weighted_fusion_divides_each_list_by_its_best_and_floors_missing_ones() -> None:
     fused = dict(weighted_fusion([("a", 0.9), ("b", 0.5), ("c", 0.1)], [("c", 12.0), ("d", 2.0)], 0.6))
-    assert fused["a"] == pytest.approx(0.6)
-    assert fused["b"] == pytest.approx(0.6 * 0.5)
-    assert fused["c"] == pytest.approx(0.4)
-    assert fused["d"] == pytest.approx(0.0)
+    # vector: a 1, b 5/9, c 1/9 (floor 1/9); BM25: c 1, d 1/6 (floor 1/6)
+    assert fused["a"] == pytest.approx(0.6 + 0.4 / 6)
+    assert fused["b"] == pytest.approx(0.6 * 5 / 9 + 0.4 / 6)
+    assert fused["c"] == pytest.approx(0.6 / 9 + 0.4)
+    assert fused["d"] == pytest.approx(0.6 / 9 + 0.4 / 6)
+    assert [id_ for id_, _ in weighted_fusion([("a", 0.9)], [], 0.6)] == ["a"]
 
 
 def test_bm25_stems_and_ignores_unknown_words(retriever: Retriever) -> None:
@@ -125,3 +127,65 @@ def test_server_outage_is_one_clear_error_and_recovers(tmp_path: Path, embedding
         assert retriever.search(HANOI_Q, mode="hybrid")
     finally:
         server.stop()
+
+
+
+def test_bm25_lifts_passages_of_documents_about_the_question() -> None:
+    from rag.retrieve import BM25Index
+
+    filler = "water was changed weekly and the tubing nets and filters were cleaned of algae"
+    index = BM25Index.build(
+        ["a1", "a2", "b1", "b2", "b3"],
+        [
+            "zebrafish regrow their fins within weeks",
+            "methods: the fins were imaged",
+            filler,
+            "fins of the filter were imaged; the imaged fins were clean",
+            filler,
+        ],
+        "g",
+        (0.9, 0.4),
+        sources=["zebrafish.txt", "zebrafish.txt", "tanks.txt", "tanks.txt", "tanks.txt"],
+    )
+    query = "zebrafish fins imaged"
+    # By their own words the tank passage (fins, imaged twice) beats the paper's methods passage ...
+    assert [id_ for id_, _ in index.search(query, 3)] == ["a1", "b2", "a2"]
+    # ... with its document counted, the passage of the paper about zebrafish comes first.
+    blended = index.search(query, 3, doc_weight=1.5)
+    assert [id_ for id_, _ in blended] == ["a1", "a2", "b2"]
+    assert blended[0][1] == pytest.approx(2.5)  # best chunk (1) + 1.5 × best document (1)
+    assert index.search("zebrafish", 5, doc_weight=1.5) == [("a1", pytest.approx(2.5))]  # shares a term
+
+
+def test_the_seeds_bm25_ranks_passages_by_their_own_words_within_a_document(retriever: Retriever) -> None:
+    # Every passage of one document gets the same document score: their order is their own.
+    bm25 = retriever.bm25()
+    own = [i for i, _ in bm25.search("Putin visit Pyongyang June", 40)]
+    blended = [i for i, _ in bm25.search("Putin visit Pyongyang June", 40, doc_weight=1.5)]
+    by_source: dict[str, list[str]] = {}
+    for record in retriever.store.get(own):
+        by_source.setdefault(str(record.metadata["source"]), []).append(record.id)
+    for ids in by_source.values():
+        assert [i for i in own if i in ids] == [i for i in blended if i in ids]
+
+
+def test_a_bm25_index_saved_without_documents_is_rebuilt(
+    make_settings: Callable[..., Settings], embeddings: LocalEmbeddings
+) -> None:
+    import json
+    import shutil
+
+    from rag.retrieve import BM25_FIELDS, BM25Index
+    from rag.store import side_index_dir
+
+    settings = make_settings()
+    ingest(settings, embeddings=embeddings)
+    folder = side_index_dir(settings)
+    state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+    del state["fields"]  # as saved before documents were indexed too
+    (folder / "state.json").write_text(json.dumps(state), encoding="utf-8")
+    shutil.rmtree(folder / "documents")
+    (folder / "chunk_doc.npy").unlink()
+    assert open_retriever(settings, embeddings).search("Yongbyon", mode="bm25")
+    rebuilt = BM25Index.load(folder)
+    assert rebuilt is not None and rebuilt.fields == BM25_FIELDS and rebuilt.doc_retriever is not None
