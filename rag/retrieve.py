@@ -85,8 +85,8 @@ class BM25Index:
     source file: a passage whose paper or article is about the question ranks above a passage
     that only shares a word with it, while the order of passages inside one document is left to
     their own words. Measured (evals/README.md): SciFact train hybrid nDCG@10 0.7367 -> 0.7496,
-    and the seed eval's retrieval hit@5 0.958 -> 0.979, MRR 0.861 -> 0.865. No library does this two-level scoring;
-    bm25s does each level.
+    and the seed eval's retrieval hit@5 0.958 -> 0.979, MRR 0.861 -> 0.865. No library does this
+    two-level scoring; bm25s does each level.
     """
 
     def __init__(
