@@ -129,7 +129,6 @@ def test_server_outage_is_one_clear_error_and_recovers(tmp_path: Path, embedding
         server.stop()
 
 
-
 def test_bm25_lifts_passages_of_documents_about_the_question() -> None:
     from rag.retrieve import BM25Index
 
