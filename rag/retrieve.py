@@ -307,18 +307,29 @@ def _by_best(scored: Sequence[tuple[str, float]]) -> dict[str, float]:
 
 
 def weighted_fusion(
-    vector: Sequence[tuple[str, float]], lexical: Sequence[tuple[str, float]], weight: float
+    vector: Sequence[tuple[str, float]],
+    lexical: Sequence[tuple[str, float]],
+    weight: float,
+    depth: int | None = None,
 ) -> list[tuple[str, float]]:
     """Fuse two scored lists: weight × vector + (1 − weight) × BM25, each divided by its list's best.
 
-    A chunk missing from one list gets that list's lowest score: it ranks below everything the
-    list returned, and no lower than we know. Dividing by the best (not min-max) keeps how far
-    apart the scores are: a list whose top is barely above the rest sways the order less, and the
-    result does not depend on how deep the lists go (the chat fetches 40, `eval-retrieval` 1,200).
-    On SciFact train: 0.7496 nDCG@10 against 0.7464 for min-max at its best weight (evals/README.md).
+    `depth` is how many results each list was asked for. A chunk missing from a list that was cut
+    at `depth` gets that list's lowest score: it ranks below everything the list returned, and no
+    lower than we know. A list shorter than `depth` (or any list when `depth` is None) is
+    complete, so a chunk missing from it scores 0 there (BM25 lists only chunks sharing a word).
+    Dividing by the best (not min-max) keeps how far apart the scores are: a list whose top is
+    barely above the rest sways the order less, and the result hardly depends on how deep the
+    lists go (the chat fetches 40, `eval-retrieval` 1,200). On SciFact train: 0.7496 nDCG@10
+    against 0.7464 for min-max at its best weight (evals/README.md).
     """
+
+    def floor(scores: dict[str, float]) -> float:
+        cut = depth is not None and len(scores) >= depth
+        return min(scores.values(), default=0.0) if cut else 0.0
+
     v, b = _by_best(vector), _by_best(lexical)
-    v_floor, b_floor = min(v.values(), default=0.0), min(b.values(), default=0.0)
+    v_floor, b_floor = floor(v), floor(b)
     fused = {
         id_: weight * v.get(id_, v_floor) + (1 - weight) * b.get(id_, b_floor) for id_ in v.keys() | b.keys()
     }
@@ -388,7 +399,7 @@ class Retriever:
                 scored = rrf([[r.id for r in vector], [i for i, _ in lexical]], self.settings.rrf_k)[:k]
             else:
                 vector_scores = [(r.id, r.score) for r in vector]
-                scored = weighted_fusion(vector_scores, lexical, self.settings.fusion_weight)[:k]
+                scored = weighted_fusion(vector_scores, lexical, self.settings.fusion_weight, pool)[:k]
         known.update((r.id, r) for r in self.store.get([i for i, _ in scored if i not in known]))
         hits = [(known[id_], score) for id_, score in scored if id_ in known]
         return [Hit.from_record(i, r, s) for i, (r, s) in enumerate(hits, start=1)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -62,6 +63,7 @@ def test_kill_9_mid_ingest_then_rerun_gives_a_clean_index(
     rag = Path(sys.executable).parent / "rag"
     env = {**os.environ, "RAG_CORPUS_DIR": str(corpus), "RAG_DATA_DIR": str(crashed.data_dir)}
     for fraction in (0.6, 0.35, 0.2):  # kill while it is writing, whatever this machine's speed
+        shutil.rmtree(crashed.data_dir, ignore_errors=True)  # an attempt that finished starts over
         proc = subprocess.Popen([str(rag), "ingest", "-q"], env=env, cwd=tmp_path)
         time.sleep(2.0 + clean_seconds * fraction)  # + start-up time of a fresh process
         if proc.poll() is None:

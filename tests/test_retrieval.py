@@ -66,12 +66,16 @@ def test_rrf_fusion_can_be_chosen(
 
 
 def test_weighted_fusion_divides_each_list_by_its_best_and_floors_missing_ones() -> None:
-    fused = dict(weighted_fusion([("a", 0.9), ("b", 0.5), ("c", 0.1)], [("c", 12.0), ("d", 2.0)], 0.6))
-    # vector: a 1, b 5/9, c 1/9 (floor 1/9); BM25: c 1, d 1/6 (floor 1/6)
+    vector, lexical = [("a", 0.9), ("b", 0.5), ("c", 0.1)], [("c", 12.0), ("d", 2.0)]
+    # Both lists cut at depth 2-3: vector a 1, b 5/9, c 1/9 (floor 1/9); BM25 c 1, d 1/6 (floor 1/6)
+    fused = dict(weighted_fusion(vector, lexical, 0.6, depth=2))
     assert fused["a"] == pytest.approx(0.6 + 0.4 / 6)
     assert fused["b"] == pytest.approx(0.6 * 5 / 9 + 0.4 / 6)
     assert fused["c"] == pytest.approx(0.6 / 9 + 0.4)
     assert fused["d"] == pytest.approx(0.6 / 9 + 0.4 / 6)
+    # Lists shorter than the depth asked for are complete: what is missing from them scores 0.
+    complete = dict(weighted_fusion(vector, lexical, 0.6, depth=40))
+    assert complete["a"] == pytest.approx(0.6) and complete["d"] == pytest.approx(0.4 / 6)
     assert [id_ for id_, _ in weighted_fusion([("a", 0.9)], [], 0.6)] == ["a"]
 
 
