@@ -110,7 +110,8 @@ def _notes(r: dict[str, Any]) -> list[str]:
         f"model's 256-token window and truncated; ours {emb['chunks']:,} of {emb['mean_chunk_tokens']}), "
         "so documents/s is the fair ingest comparison. Its time covers reading, splitting, embedding and "
         "writing; ours also builds the BM25 index.",
-        "Latency: warm (after one warm-up query), one process, `Retriever.search(q, k=10, mode=...)`. "
+        "Latency: warm (after one warm-up query), one process, `Retriever.search(q, k=5, mode=...)` "
+        "(the product's top_k). "
         "Extractive answers: `build_chain(...).invoke`, first pass on an empty sentence cache, second pass "
         "warm; the target is checked on the warm pass.",
         "LLM path: a loopback OpenAI-compatible endpoint (rag/bench_latency.py) streams a fixed answer at "

@@ -162,7 +162,7 @@ def measure_latency(
 
     retriever = open_retriever(settings, embeddings)
     calls: dict[str, Callable[[str], object]] = {
-        mode: partial(retriever.search, k=10, mode=mode) for mode in MODES
+        mode: partial(retriever.search, k=settings.top_k, mode=mode) for mode in MODES
     }
     samples = interleaved({**calls, "peer": peer_search, "query_embedding": embeddings.embed_query}, queries)
     retrieval = {mode: summarize(samples[mode]) for mode in MODES}

@@ -23,9 +23,9 @@ R = TypeVar("R")
 PEER_COMPARISONS = (
     ("embedding.docs_per_s", "peer.docs_per_s", "ingest, documents/s", "higher"),
     ("embedding.docs_per_cpu_s", "peer.docs_per_cpu_s", "ingest, documents per CPU-second", "higher"),
-    ("latency.retrieval.vector.p50", "peer.query.p50", "query p50, our vector k=10 vs its k=5", "lower"),
-    ("latency.retrieval.hybrid.p50", "peer.query.p50", "query p50, our hybrid k=10 vs its k=5", "lower"),
-    ("latency.retrieval.hybrid.p95", "peer.query.p95", "query p95, our hybrid k=10 vs its k=5", "lower"),
+    ("latency.retrieval.vector.p50", "peer.query.p50", "query p50, our vector vs its, both k=5", "lower"),
+    ("latency.retrieval.hybrid.p50", "peer.query.p50", "query p50, our hybrid vs its, both k=5", "lower"),
+    ("latency.retrieval.hybrid.p95", "peer.query.p95", "query p95, our hybrid vs its, both k=5", "lower"),
 )
 
 
@@ -181,7 +181,7 @@ def _peer_limit(label: str, r: dict[str, Any]) -> str:
     if "vector" in label:
         return (
             f"both embed the query (p50 {lat['query_embedding']['p50']} ms) and search HNSW once; "
-            "ours returns k=10 with texts and metadata, it k=5"
+            "both return k=5 with texts and metadata"
         )
     return (
         "hybrid runs a top-40 vector search, BM25 (with its staleness check) and fusion: more work "
@@ -246,7 +246,7 @@ def figure_rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
     for name, value in peer["ratios"].items():
         add("2 peer", f"ours ÷ peer: {name}", f"{value:.2f}×" if value is not None else "–")
     for mode in ("vector", "bm25", "hybrid"):
-        add("3 latency", f"retrieval {mode} k=10 p50 / p95", _pp(lat["retrieval"][mode]))
+        add("3 latency", f"retrieval {mode} k=5 p50 / p95", _pp(lat["retrieval"][mode]))
     add("3 latency", "query embedding alone p50 / p95", _pp(lat["query_embedding"]))
     add("3 latency", "extractive answer, cold cache (1st pass) p50 / p95", _pp(lat["extractive_cold"]))
     add("3 latency", "extractive answer, warm (2nd pass) p50 / p95", _pp(lat["extractive_warm"]))

@@ -70,7 +70,7 @@ def _limits(row: dict[str, Any]) -> str:
     parts = [
         f"query embedding {row['query_embedding']['p50']} ms",
         f"HNSW top-40 {row['hnsw_top40']['p50']} ms",
-        f"BM25 top-40 {row['bm25_top40']['p50']} ms",
+        f"BM25 top-40 (chunks + documents) {row['bm25_top40']['p50']} ms",
         f"BM25 staleness check (2 Chroma calls) {row['bm25_freshness']['p50']} ms",
     ]
     return "p50 of the parts: " + " + ".join(parts) + " + fusion and fetching texts"
@@ -99,10 +99,10 @@ def measure_scale(
         on_stage(f"scale: timing {len(queries)} queries at {n:,} chunks")
         row: dict[str, Any] = {"chunks": n, "add_s": round(add_s, 2), "bm25_s": round(bm25_s, 2)}
         calls: dict[str, Callable[[str], object]] = {
-            mode: partial(retriever.search, k=10, mode=mode) for mode in MODES
+            mode: partial(retriever.search, k=settings.top_k, mode=mode) for mode in MODES
         }
         bm25 = retriever.bm25()
-        calls["bm25_top40"] = partial(bm25.search, k=40)
+        calls["bm25_top40"] = partial(bm25.search, k=40, doc_weight=settings.bm25_doc_weight)
         calls["bm25_freshness"] = _freshness(retriever)
         calls["hnsw_top40"] = partial(_nearest, store, vectors)
         calls["query_embedding"] = embeddings.embed_query
