@@ -227,3 +227,19 @@ def test_dead_llm_endpoint_is_a_visible_message_and_the_page_stays_usable(
         assert any(r["headers"].get("authorization") == f"Bearer {sentinel}" for r in stub.requests)
     out, err = capfd.readouterr()
     assert sentinel not in out and sentinel not in err  # nothing the server logged carries the key
+
+
+def test_corpus_panel_lists_at_most_the_cap_and_counts_the_rest(
+    data_dir: Path, embeddings: LocalEmbeddings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rag.app
+    from rag.app import corpus_html
+
+    settings = rag.Settings(corpus_dir=SEEDS, data_dir=data_dir)
+    chain = rag.build_chain(settings, embeddings=embeddings)
+    full = corpus_html(chain, settings)
+    assert "2 documents · 14 chunks" in full and full.count("<tr><td>") == 2 and "more documents" not in full
+    monkeypatch.setattr(rag.app, "MAX_CORPUS_ROWS", 1)
+    capped = corpus_html(chain, settings)
+    assert "2 documents · 14 chunks" in capped and capped.count("<tr><td>") == 1
+    assert "… and 1 more documents." in capped

@@ -107,3 +107,44 @@ def test_ask_plain_output_names_the_answerer_and_sources(corpus: Path, tmp_path:
     assert "answered by: extractive" in result.output
     refused = runner.invoke(app, ["ask", "What is a good recipe for kimchi?", *_args(corpus, data)])
     assert refused.exit_code == 0 and "I couldn't find this in the documents." in refused.output
+
+
+def _serve(corpus: Path, data: Path, port: int) -> subprocess.Popen[str]:
+    rag = Path(sys.executable).parent / "rag"
+    return subprocess.Popen(
+        [str(rag), "serve", "--port", str(port), *_args(corpus, data)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_serve_indexes_then_answers_on_loopback(corpus: Path, tmp_path: Path) -> None:
+    """`rag serve` as `make run` starts it: index what changed (in a child process), then serve."""
+    from gradio_client import Client
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    proc = _serve(corpus, tmp_path / "data", port)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # printed once the page is up
+        assert line.startswith(f"Chat on http://127.0.0.1:{port}"), line
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        reply = client.predict(HANOI_Q, api_name="/chat")
+        assert "Trump walked out of the summit in Hanoi" in json.dumps(reply, ensure_ascii=False)
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=30)
+    assert "index: 14 chunks; 2 files indexed now, 0 unchanged, 0 removed" in stderr
+
+
+def test_serve_reports_a_bad_corpus_in_one_line(tmp_path: Path) -> None:
+    from tests.conftest import free_port
+
+    proc = _serve(tmp_path / "missing", tmp_path / "data", free_port())
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and stdout == ""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith("error: the corpus folder") and "Traceback" not in stderr, stderr
