@@ -265,10 +265,7 @@ def measure_serve(env: dict[str, str], timeout: float = 120, runs: int = 3) -> d
     if "--no-ingest" in helped.stdout:
         bare = statistics.median(_serve_once(env, ["--no-ingest"], timeout)[0] for _ in range(runs))
         result["no_ingest_ready_s"] = round(bare, 2)
-        limit += (
-            f"; the incremental ingest scan of the unchanged corpus, run in a child process while "
-            f"gradio imports, adds ≈ {max(ready - bare, 0):.2f} s"
-        )
+        limit += f"; the incremental ingest scan of the unchanged corpus adds ≈ {max(ready - bare, 0):.2f} s"
     result["limited_by"] = limit
     return result
 

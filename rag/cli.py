@@ -486,23 +486,24 @@ def serve(
     collection: CollectionOpt = None,
 ) -> None:
     """Open the chat page: streamed answers, each with its sources and the quotes highlighted."""
+    from rag.chain import build_chain
+    from rag.ingest import ingest as run_ingest
+    from rag.providers import make_embeddings
+
     with _user_errors():
         settings = _settings(
             corpus_dir=corpus, data_dir=data_dir, chroma_url=chroma_url, collection=collection
         )
         credentials = _credentials(auth)
-        # Index changed files in a child process while this one imports gradio (~4 s of start-up,
-        # all of it holding the GIL, so a thread would not overlap): two cores, two jobs.
-        indexing = None if no_ingest else _start_ingest(settings)
+        embeddings = make_embeddings(settings)
+        if not no_ingest:
+            progress = _RichProgress()
+            with progress.bar:
+                report = run_ingest(settings, embeddings=embeddings, progress=progress)
+            _print_ingest_summary(report)
+        chain = build_chain(settings, embeddings=embeddings)
         from rag.app import build_app, launch  # the only place gradio is imported
 
-        if indexing is not None:
-            with indexing:
-                report = indexing.submit(_ingest_for_serve, settings).result()
-            _print_ingest_summary(report)
-        from rag.chain import build_chain
-
-        chain = build_chain(settings)
         demo = build_app(chain, settings)
         url = launch(demo, host=host, port=port, auth=credentials)
         out.print(f"Chat on {url}  (answered by {chain.mode}; Ctrl-C stops)", highlight=False)
@@ -510,24 +511,6 @@ def serve(
         if credentials is None and host not in ("127.0.0.1", "localhost", "::1"):
             err.print(f"[yellow]warning:[/] listening on {host} without --auth", highlight=False)
         demo.block_thread()
-
-
-def _start_ingest(settings: Settings) -> Any:
-    """Return a one-process pool (a fresh interpreter: nothing inherited but the settings)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-
-
-def _ingest_for_serve(settings: Settings) -> Any:
-    """Run the incremental ingest with a progress bar (in `rag serve`'s child process)."""
-    from rag.ingest import ingest as run_ingest
-
-    apply_offline_env()
-    progress = _RichProgress()
-    with progress.bar:
-        return run_ingest(settings, progress=progress)
 
 
 def _print_ingest_summary(report: Any) -> None:
