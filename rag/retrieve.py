@@ -392,8 +392,7 @@ class Retriever:
             scored = self.bm25().search(query, k, self.settings.bm25_doc_weight)
         else:
             pool = max(4 * k, 40)
-            vector = self.store.query(self.embed_query(query).tolist(), pool)
-            known = {r.id: r for r in vector}
+            vector = self.store.query(self.embed_query(query).tolist(), pool, with_text=False)
             lexical = self.bm25().search(query, pool, self.settings.bm25_doc_weight)
             if self.settings.fusion == "rrf":
                 scored = rrf([[r.id for r in vector], [i for i, _ in lexical]], self.settings.rrf_k)[:k]
