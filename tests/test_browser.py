@@ -126,7 +126,11 @@ def test_hanoi_question_streams_a_cited_answer_with_the_quote_highlighted(
         page.screenshot(path=str(tmp_path / "chat.png"), full_page=True)
 
         page.get_by_text("Corpus", exact=True).click()
-        corpus = page.locator("#rag-corpus")
+        corpus = page.locator("#rag-corpus")  # filled when the page loaded
+        page.wait_for_function(
+            "() => (document.querySelector('#rag-corpus')?.innerText || '').includes('2 documents')",
+            timeout=10_000,
+        )
         assert "2 documents" in corpus.inner_text() and "all-MiniLM-L6-v2" in corpus.inner_text()
 
         page.locator("#rag-clear").click()
