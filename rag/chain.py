@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.embeddings import Embeddings
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from rag.answer import TextVectors, check_citations, extract, score_evidence
+from rag.answer import TextVectors, extract, score_evidence
+from rag.checking import check_citations
 from rag.errors import ProviderError, QuestionError
 from rag.prompts import load_prompt
 from rag.retrieve import Hit, Retriever, open_retriever

@@ -259,7 +259,7 @@ def ask(
 
 def _limits(values: list[str] | None, option: str) -> dict[str, float]:
     """Parse repeated METRIC=VALUE options, checking the metric is a summary.json key."""
-    from rag.evals import SUMMARY_KEYS
+    from rag.evals.metrics import SUMMARY_KEYS
 
     known = {*SUMMARY_KEYS, "judge.correctness", "judge.faithfulness"}
     limits: dict[str, float] = {}
@@ -296,7 +296,7 @@ def _row_progress(total: int, what: str) -> Any:
 def _print_summary(summary: dict[str, Any], minimums: dict[str, float], maximums: dict[str, float]) -> None:
     from rich.table import Table
 
-    from rag.evals import flatten
+    from rag.evals.metrics import flatten
 
     table = Table(
         title=f"rag eval: {summary['n']} questions, {summary['passed']} passed", title_justify="left"
@@ -347,8 +347,8 @@ def eval_(
     chroma_url: ChromaOpt = None,
 ) -> None:
     """Run a QA dataset through the chain and write metrics, plots and a report (offline, no judge)."""
-    from rag.eval_run import check_thresholds, corpus_hash, eval_settings, run_config, run_eval, write_report
-    from rag.evals import load_dataset
+    from rag.evals.metrics import load_dataset
+    from rag.evals.run import check_thresholds, corpus_hash, eval_settings, run_config, run_eval, write_report
     from rag.ingest import ingest as run_ingest
     from rag.providers import make_chat_model, make_embeddings
 
@@ -407,7 +407,7 @@ def eval_retrieval(
     chroma_url: ChromaOpt = None,
 ) -> None:
     """Score retrieval on a BEIR dataset (nDCG@10, recall@100, MRR@10), indexed by `rag ingest`'s code."""
-    from rag.beir import benchmark_settings, evaluate, load_beir, write_corpus
+    from rag.evals.beir import benchmark_settings, evaluate, load_beir, write_corpus
     from rag.ingest import ingest as run_ingest
     from rag.providers import make_embeddings
 

@@ -13,12 +13,13 @@ from typing import Any, Protocol
 from filelock import FileLock, Timeout
 from langchain_core.embeddings import Embeddings
 
-from rag.documents import Chunk, DocumentError, Skipped, discover, load_document, split_document
+from rag.documents import Chunk, DocumentError, Skipped, load_document, split_document
 from rag.errors import IngestError
+from rag.lexical import open_bm25, side_index_dir
 from rag.providers import make_embeddings, token_counter
-from rag.retrieve import open_bm25
 from rag.settings import Settings
-from rag.store import Store, side_index_dir
+from rag.sources import discover
+from rag.store import Store
 
 CHUNKER_VERSION = 1
 _FLUSH_CHUNKS = 256  # chunks embedded per store write: big enough to batch well, small enough to resume

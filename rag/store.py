@@ -6,7 +6,6 @@ import functools
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlparse
 
@@ -250,13 +249,3 @@ class Store:
         return Chroma(
             client=self.client, collection_name=self.settings.collection, embedding_function=embeddings
         )
-
-
-def side_index_dir(settings: Settings) -> Path:
-    """Folder of the side indexes (BM25) of the configured collection."""
-    if settings.chroma_url:
-        url = urlparse(settings.chroma_url)
-        key = f"{url.hostname}_{url.port or 8000}_{settings.collection}"
-    else:
-        key = settings.collection
-    return settings.data_dir / "bm25" / key

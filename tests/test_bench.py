@@ -10,7 +10,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from rag.bench_report import foreign_sections
+from bench.report import foreign_sections
 from rag.cli import app
 
 TOPICS = [

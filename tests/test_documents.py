@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 import random
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from rag.documents import (
     Chunk,
     DocumentError,
     SourceDocument,
-    discover,
     load_document,
     load_text,
     split_document,
@@ -398,102 +396,6 @@ def test_markdown_title_drops_heading_marks(tmp_path: Path) -> None:
     doc = load_document(path, "notes.md")
     assert doc.title == "Meeting notes"
     assert doc.text == path.read_text(encoding="utf-8")
-
-
-# --- discover --------------------------------------------------------------------------------
-
-
-def test_discover_missing_path(tmp_path: Path) -> None:
-    found = discover([tmp_path / "nope"], tmp_path)
-    assert found.files == ()
-    assert [(s.path, s.reason) for s in found.skipped] == [(str(tmp_path / "nope"), "no such file or folder")]
-    assert found.folders == ()
-
-
-def test_discover_empty_folder(tmp_path: Path) -> None:
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    (empty / ".hidden.txt").write_text("hidden")
-    found = discover([empty], tmp_path)
-    assert found.files == ()
-    assert len(found.skipped) == 1
-    assert found.skipped[0].path == str(empty)
-    assert found.skipped[0].reason.startswith("no supported documents")
-    assert ".txt" in found.skipped[0].reason
-
-
-def test_discover_unsupported_types(tmp_path: Path) -> None:
-    (tmp_path / "report.docx").write_bytes(b"PK\x03\x04")
-    (tmp_path / "README").write_text("no suffix")
-    (tmp_path / "ok.TXT").write_text("fine")
-    found = discover([tmp_path], tmp_path)
-    assert [name for _, name in found.files] == ["ok.TXT"]
-    reasons = {s.path: s.reason for s in found.skipped}
-    assert reasons == {"report.docx": "unsupported file type .docx", "README": "unsupported file type (none)"}
-    direct = discover([tmp_path / "report.docx"], tmp_path)
-    assert direct.files == ()
-    assert [s.reason for s in direct.skipped] == ["unsupported file type .docx"]
-
-
-def test_discover_names_nested_files_relative_to_the_corpus(tmp_path: Path) -> None:
-    corpus = tmp_path / "corpus"
-    (corpus / "sub" / "deeper").mkdir(parents=True)
-    (corpus / ".git").mkdir()
-    for rel in ("top.md", "sub/a.txt", "sub/deeper/b.html", "sub/.draft.txt", ".git/c.txt", "sub/d.pdf"):
-        (corpus / rel).write_text("text")
-    found = discover([corpus], corpus)
-    assert [name for _, name in found.files] == ["sub/a.txt", "sub/d.pdf", "sub/deeper/b.html", "top.md"]
-    assert all(path == corpus / name for path, name in found.files)
-    assert found.skipped == ()
-    assert found.folders == ("",)
-
-    sub = discover([corpus / "sub"], corpus)
-    assert [name for _, name in sub.files] == ["sub/a.txt", "sub/d.pdf", "sub/deeper/b.html"]
-    assert sub.folders == ("sub/",)
-
-    one = discover([corpus / "sub" / "a.txt"], corpus)
-    assert [name for _, name in one.files] == ["sub/a.txt"]
-    assert one.folders == ()
-
-
-def test_discover_folder_outside_the_corpus_never_sweeps(tmp_path: Path) -> None:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    outside = tmp_path / "elsewhere"
-    (outside / "inner").mkdir(parents=True)
-    (outside / "b.txt").write_text("b")
-    (outside / "inner" / "c.md").write_text("c")
-    found = discover([outside], corpus)
-    assert [name for _, name in found.files] == ["b.txt", "inner/c.md"]
-    assert found.folders == ()
-    both = discover([corpus, outside], corpus)
-    assert both.folders == ("",)
-
-
-def test_discover_survives_a_symlink_loop(tmp_path: Path) -> None:
-    corpus = tmp_path / "corpus"
-    (corpus / "sub").mkdir(parents=True)
-    (corpus / "sub" / "a.txt").write_text("a")
-    (corpus / "sub" / "loop").symlink_to(corpus / "sub", target_is_directory=True)
-    (corpus / "up").symlink_to(corpus, target_is_directory=True)
-    result: list = []
-    worker = threading.Thread(target=lambda: result.append(discover([corpus], corpus)), daemon=True)
-    worker.start()
-    worker.join(timeout=10)
-    assert not worker.is_alive(), "discover() hung on a symlink loop"
-    assert [name for _, name in result[0].files] == ["sub/a.txt"]
-
-
-def test_discover_does_not_follow_a_symlinked_folder_out_of_the_corpus(tmp_path: Path) -> None:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "a.txt").write_text("a")
-    outside = tmp_path / "private"
-    outside.mkdir()
-    (outside / "secret.txt").write_text("s")
-    (corpus / "linked").symlink_to(outside, target_is_directory=True)
-    found = discover([corpus], corpus)
-    assert [name for _, name in found.files] == ["a.txt"]
 
 
 def test_supported_suffixes() -> None:

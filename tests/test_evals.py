@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from rag.beir import doc_file, doc_id, rank_documents, score_run
 from rag.cli import app
-from rag.eval_run import best_threshold, check_thresholds, refusal_sweep
-from rag.evals import (
+from rag.evals.beir import doc_file, doc_id, rank_documents, score_run
+from rag.evals.judge import parse_grades
+from rag.evals.metrics import (
     SUMMARY_KEYS,
     DatasetError,
     Span,
@@ -32,7 +32,7 @@ from rag.evals import (
     strip_markers,
     token_f1,
 )
-from rag.judge import parse_grades
+from rag.evals.run import best_threshold, check_thresholds, refusal_sweep
 from tests.conftest import HANOI_2024, ROOT, SEEDS
 
 SEED_QA = ROOT / "evals" / "datasets" / "seed_qa.jsonl"

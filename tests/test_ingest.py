@@ -12,9 +12,9 @@ from rag import ingest
 from rag.documents import load_text
 from rag.embeddings import LocalEmbeddings
 from rag.errors import EmbeddingMismatchError, IngestError
-from rag.retrieve import BM25Index
+from rag.lexical import BM25Index, side_index_dir
 from rag.settings import Settings
-from rag.store import Store, side_index_dir
+from rag.store import Store
 from tests.conftest import HANOI_2024, RUSSIA_2019
 
 

@@ -18,12 +18,13 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from rag import RagChain, RagError, Settings, build_chain, ingest
-from rag.answer import check_citations
+from rag.checking import check_citations
 from rag.cli import app
 from rag.embeddings import LocalEmbeddings
 from rag.errors import QuestionError
-from rag.retrieve import BM25Index, Hit
-from rag.store import Store, side_index_dir
+from rag.lexical import BM25Index, side_index_dir
+from rag.retrieve import Hit
+from rag.store import Store
 from tests.conftest import SEEDS
 
 WORDS = (

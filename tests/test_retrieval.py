@@ -134,7 +134,7 @@ def test_server_outage_is_one_clear_error_and_recovers(tmp_path: Path, embedding
 
 
 def test_bm25_lifts_passages_of_documents_about_the_question() -> None:
-    from rag.retrieve import BM25Index
+    from rag.lexical import BM25Index
 
     filler = "water was changed weekly and the tubing nets and filters were cleaned of algae"
     index = BM25Index.build(
@@ -178,8 +178,7 @@ def test_a_bm25_index_saved_without_documents_is_rebuilt(
     import json
     import shutil
 
-    from rag.retrieve import BM25_FIELDS, BM25Index
-    from rag.store import side_index_dir
+    from rag.lexical import BM25_FIELDS, BM25Index, side_index_dir
 
     settings = make_settings()
     ingest(settings, embeddings=embeddings)

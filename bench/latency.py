@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from rag.bench_report import interleaved, summarize
+from bench.report import interleaved, summarize
 from rag.chain import RagChain
 from rag.embeddings import LocalEmbeddings
 from rag.schema import Answer

@@ -9,7 +9,7 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
-from rag.bench_report import clocked
+from bench.report import clocked
 
 PEER_CHUNK_SIZE = 1000  # characters: the tutorial's defaults
 PEER_CHUNK_OVERLAP = 200

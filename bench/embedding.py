@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.bench_report import clocked
+from bench.report import clocked
 from rag.embeddings import DIMENSIONS, LocalEmbeddings
 from rag.ingest import _FLUSH_CHUNKS
 from rag.settings import Settings
@@ -15,7 +15,8 @@ from rag.store import Store
 
 def chunk_texts(settings: Settings, embeddings: LocalEmbeddings) -> list[str]:
     """Return the exact chunk texts `rag ingest` embeds for the corpus folder."""
-    from rag.documents import discover, load_document, split_document
+    from rag.documents import load_document, split_document
+    from rag.sources import discover
 
     texts: list[str] = []
     for path, source in discover([settings.corpus_dir], settings.corpus_dir).files:
@@ -57,7 +58,7 @@ def _rate(n: int, seconds: float) -> float:
 def measure_embedding(settings: Settings, embeddings: LocalEmbeddings, documents: int) -> dict[str, Any]:
     """Raw ONNX throughput on the chunk texts (sorted, unsorted) against `rag.ingest` of the corpus."""
     from rag.ingest import ingest
-    from rag.retrieve import BM25Index
+    from rag.lexical import BM25Index
 
     texts, chunk_wall, chunk_cpu = clocked(lambda: chunk_texts(settings, embeddings))
     embeddings.embed_array(texts[:64])  # warm-up: the session allocates on its first runs

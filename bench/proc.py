@@ -20,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.bench_report import BenchError
+from bench.report import BenchError
 
 if TYPE_CHECKING:
     from rag.embeddings import LocalEmbeddings

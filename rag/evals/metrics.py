@@ -1,7 +1,7 @@
 """Offline evaluation: the dataset format, the metrics, and per-question scores and their summary.
 
 Everything here is computed without a judge: spans are compared by character overlap, answers by
-SQuAD-normalised tokens. `rag.eval_run` runs the chain over a dataset and writes the report.
+SQuAD-normalised tokens. `rag.evals.run` runs the chain over a dataset and writes the report.
 """
 
 from __future__ import annotations

@@ -11,10 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from rag.bench_latency import MODES
-from rag.bench_report import interleaved, summarize
+from bench.latency import MODES
+from bench.report import interleaved, summarize
 from rag.embeddings import DIMENSIONS, LocalEmbeddings
-from rag.retrieve import Retriever, open_bm25
+from rag.lexical import open_bm25
+from rag.retrieve import Retriever
 from rag.settings import Settings
 from rag.store import Store
 

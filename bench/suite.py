@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from rag.bench_embedding import chunk_texts, measure_embedding
-from rag.bench_report import BenchError, foreign_sections, markdown, peer_ratios, targets
+from bench.embedding import chunk_texts, measure_embedding
+from bench.report import BenchError, foreign_sections, markdown, peer_ratios, targets
 from rag.embeddings import LocalEmbeddings
 from rag.settings import Settings
 
@@ -130,10 +130,10 @@ def _notes(r: dict[str, Any]) -> list[str]:
 
 def run_bench(config: BenchConfig, on_stage: Callable[[str], None]) -> dict[str, Any]:
     """Run every measurement, write BENCHMARKS.md and bench.json into `config.out`, return the figures."""
+    from bench.latency import measure_latency
+    from bench.peer import build_peer
+    from bench.scale import measure_scale
     from rag import bench_proc
-    from rag.bench_latency import measure_latency
-    from rag.bench_peer import build_peer
-    from rag.bench_scale import measure_scale
 
     began, load_start = time.perf_counter(), bench_proc.load_average()
     documents, queries = load_beir(config.beir, config.docs, config.queries)

@@ -12,7 +12,7 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
-from rag.evals import Row, Span, flatten, score_row, summarize
+from rag.evals.metrics import Row, Span, flatten, score_row, summarize
 from rag.settings import Settings
 
 PLOTS = ("metrics.png", "latency.png", "questions.png")
@@ -42,7 +42,7 @@ class EvalRun:
 
 def corpus_hash(corpus_dir: Path) -> str:
     """Hash the corpus: every indexable file's name and bytes."""
-    from rag.documents import discover
+    from rag.sources import discover
 
     digest = hashlib.sha256()
     for path, source in discover([corpus_dir], corpus_dir).files:
@@ -119,7 +119,7 @@ def run_eval(
         result = score_row(row, answer, [Span(h.source, h.start, h.end) for h in hits], k)
         result["evidence_score"] = answer.evidence
         if judge is not None and row.answerable and row.answer is not None:
-            from rag.judge import judge_answer
+            from rag.evals.judge import judge_answer
 
             result.update(judge_answer(judge, row, answer, settings.prompts_dir))
         results.append(result)

@@ -1,0 +1,1 @@
+"""Evaluation on a user's own data: QA datasets (`rag eval`) and BEIR retrieval (`rag eval-retrieval`)."""
