@@ -1,7 +1,7 @@
 """The question-answering chain: one LangChain `Runnable` for the CLI, the UI, evals and integrators.
 
-Input: `{"question": str, "history": [[user, assistant], ...]}` (history optional; a list of
-`{"role": ..., "content": ...}` messages is accepted too).
+Input: a `ChatInput`, a question string, or `{"question": str, "history": [...]}` where history is
+`[user, assistant]` pairs or `{"role", "content"}` messages (converted once by `to_chat_input`).
 
 Output of `invoke`/`ainvoke`/`batch`: an `Answer`.
 
@@ -9,6 +9,10 @@ Output of `invoke`/`ainvoke`/`batch`: an `Answer`.
 concatenation is the answer as first written), then exactly one `Answer`, always last. The final
 `Answer.text` can differ from the deltas: markers that point at no passage are dropped, and a model's
 "I don't know" becomes the fixed refusal.
+
+The steps are small functions: plan (condense) -> retrieve -> gate -> answer. The caller's
+`RunnableConfig` is threaded through LangChain's own helpers to every chat-model call, so callback
+handlers, tracing and `astream_events` see the chain run and the model runs inside it.
 """
 
 from __future__ import annotations
@@ -16,74 +20,46 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from rag.answer import TextVectors, extract, score_evidence
+from rag import llm
+from rag.answer import Evidence, TextVectors, extract, score_evidence
 from rag.checking import check_citations
-from rag.errors import ProviderError, QuestionError
-from rag.prompts import load_prompt
+from rag.conversation import QueryPlan, plan_query
+from rag.prompts import ChainPrompts
 from rag.retrieve import Hit, Retriever, open_retriever
-from rag.schema import REFUSAL, Answer
+from rag.schema import REFUSAL, Answer, ChatInput, to_chat_input
 from rag.settings import LLMMode, RetrievalMode, Settings
 
 if TYPE_CHECKING:  # only the openai answerer needs chat models; they load with it
     from langchain_core.language_models import BaseChatModel
 
 Event = str | Answer
-_REFUSAL_SIGNS = (
-    "couldn't find this in the documents",
-    "could not find this in the documents",
-    "i don't know",
-    "i do not know",
-)
+ChainInput = ChatInput | Mapping[str, Any] | str
 
 
-def _turns(history: Any) -> list[tuple[str, str]]:
-    """Normalise history to (user, assistant) pairs."""
-    if not history:
-        return []
-    if all(isinstance(m, dict) for m in history):
-        pairs: list[tuple[str, str]] = []
-        user: str | None = None
-        for message in history:
-            content = message.get("content")
-            text = content if isinstance(content, str) else ""
-            if message.get("role") == "user":
-                user = text
-            elif message.get("role") == "assistant" and user is not None:
-                pairs.append((user, text))
-                user = None
-        return pairs
-    try:
-        return [(str(u or ""), str(a or "")) for u, a in history]
-    except (TypeError, ValueError):
-        raise QuestionError("history must be a list of [user, assistant] pairs") from None
+@dataclass
+class _Found:
+    """What retrieval and the gate produced for one question."""
+
+    chat: ChatInput
+    plan: QueryPlan
+    hits: list[Hit]
+    evidence: Evidence
+    began: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ms(self) -> float:
+        return (time.perf_counter() - self.began) * 1000
 
 
-def _context(hits: Sequence[Hit]) -> str:
-    # Passages are fenced as data: the system prompt says nothing inside a <passage> is an instruction.
-    blocks = []
-    for n, hit in enumerate(hits, start=1):
-        page = f' page="{hit.page}"' if hit.page is not None else ""
-        text = hit.text.replace("</passage>", "</ passage>")
-        blocks.append(f'<passage n="{n}" source="{hit.source}"{page}>\n{text}\n</passage>')
-    return "\n\n".join(blocks)
-
-
-def _provider_error(settings: Settings, e: Exception) -> ProviderError:
-    where = settings.openai_base_url or "the OpenAI API"
-    detail = " ".join(str(e).split())[:160]
-    return ProviderError(
-        f"the chat endpoint {where} failed after {settings.llm_max_retries + 1} tries: "
-        f"{type(e).__name__}: {detail}"
-    )
-
-
-class RagChain(Runnable[dict[str, Any], Answer]):
+class RagChain(Runnable[ChainInput, Event]):
     """Retrieve passages for a question and answer from them with checked citations."""
 
     def __init__(
@@ -97,6 +73,7 @@ class RagChain(Runnable[dict[str, Any], Answer]):
         top_k: int | None = None,
         retrieval_mode: RetrievalMode | None = None,
         vectors: TextVectors | None = None,
+        prompts: ChainPrompts | None = None,
     ) -> None:
         self.settings = settings
         self.retriever = retriever
@@ -111,8 +88,8 @@ class RagChain(Runnable[dict[str, Any], Answer]):
             from rag.providers import make_chat_model
 
             self._chat_model = make_chat_model(settings)  # a missing key is a start-up error
-        # Fail at build time, not at the first question, when a prompt file is broken.
-        self.prompts = {n: load_prompt(n, settings.prompts_dir) for n in ("system", "answer", "condense")}
+        # Loaded once (a broken prompt file fails here, not at the first question), shared by copies.
+        self.prompts = prompts or ChainPrompts.load(settings.prompts_dir)
 
     def with_options(
         self,
@@ -121,7 +98,13 @@ class RagChain(Runnable[dict[str, Any], Answer]):
         top_k: int | None = None,
         retrieval_mode: RetrievalMode | None = None,
     ) -> RagChain:
-        """Return the same chain with another answerer, k or retrieval mode (sharing the index)."""
+        """Return the same chain with another answerer, k or retrieval mode (sharing index and prompts)."""
+        if (mode or self.mode, top_k or self.top_k, retrieval_mode or self.retrieval_mode) == (
+            self.mode,
+            self.top_k,
+            self.retrieval_mode,
+        ):
+            return self
         return RagChain(
             self.settings,
             self.retriever,
@@ -131,6 +114,7 @@ class RagChain(Runnable[dict[str, Any], Answer]):
             top_k=top_k or self.top_k,
             retrieval_mode=retrieval_mode or self.retrieval_mode,
             vectors=self.vectors,
+            prompts=self.prompts,
         )
 
     @property
@@ -145,150 +129,192 @@ class RagChain(Runnable[dict[str, Any], Answer]):
 
     # --- Runnable ---------------------------------------------------------------------------
 
-    def invoke(self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
+    def invoke(self, input: ChainInput, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
         """Answer one question."""
-        answer: Answer | None = None
-        for event in self.stream(input, config):
-            if isinstance(event, Answer):
-                answer = event
-        assert answer is not None  # stream always ends with an Answer
-        return answer
+        return _last(self.stream(input, config, **kwargs))
 
-    def stream(  # type: ignore[override]
-        self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any
+    def stream(
+        self, input: ChainInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Iterator[Event]:
         """Yield text deltas, then the final `Answer`."""
-        return self._run(input)
+        yield from self._transform_stream_with_config(iter([input]), self._transform, config)
 
-    async def ainvoke(  # type: ignore[override]
-        self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any
-    ) -> Answer:
+    async def ainvoke(self, input: ChainInput, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
         """Answer one question without blocking the event loop."""
-        return await asyncio.to_thread(self.invoke, input, config)
+        answer: Event | None = None
+        async for event in self.astream(input, config, **kwargs):
+            answer = event
+        assert isinstance(answer, Answer)  # the stream always ends with an Answer
+        return answer
 
-    async def astream(  # type: ignore[override]
-        self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any
+    async def astream(
+        self, input: ChainInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[Event]:
         """Yield text deltas, then the final `Answer`, without blocking the event loop."""
-        events = self._run(input)
-        done = object()
-        while True:
-            event = await asyncio.to_thread(next, events, done)
-            if event is done:
-                return
-            yield event  # type: ignore[misc]
 
-    # --- the work ---------------------------------------------------------------------------
+        async def once() -> AsyncIterator[ChainInput]:
+            yield input
 
-    def _question(self, input: Any) -> tuple[str, list[tuple[str, str]]]:
-        if isinstance(input, str):
-            input = {"question": input}
-        if not isinstance(input, dict):
-            raise QuestionError('input must be {"question": str, "history": [...]}')
-        question = input.get("question")
-        if not isinstance(question, str) or not question.strip():
-            raise QuestionError("the question is empty: type a question about the documents")
-        question = " ".join("".join(ch if ch.isprintable() else " " for ch in question).split())
-        if not question:
-            raise QuestionError("the question is empty: type a question about the documents")
-        limit = self.settings.max_question_chars
-        if len(question) > limit:
-            raise QuestionError(f"the question is {len(question):,} characters; the limit is {limit:,}")
-        return question, _turns(input.get("history"))
+        async for event in self._atransform_stream_with_config(once(), self._atransform, config):
+            yield event
 
-    def _retrieval_query(self, question: str, turns: list[tuple[str, str]]) -> str:
-        if not turns:
-            return question
-        if self.mode == "openai":
-            history = "\n".join(f"User: {u}\nAssistant: {a}" for u, a in turns[-3:])
-            prompt = self.prompts["condense"].format(history=history, question=question)
-            try:
-                rewritten = self.chat_model.invoke(prompt).text.strip()
-            except Exception as e:
-                raise _provider_error(self.settings, e) from e
-            return " ".join(rewritten.split()) or question
-        # Extractive: the previous question carries the names "he", "it" and "there" stand for.
-        return f"{turns[-1][0]} {question}"
+    # --- the steps --------------------------------------------------------------------------
 
-    def _run(self, input: Any) -> Iterator[Event]:
+    def _transform(self, inputs: Iterator[ChainInput], config: RunnableConfig) -> Iterator[Event]:
+        chat = to_chat_input(_only(inputs), self.settings.max_question_chars)
         began = time.perf_counter()
-        question, turns = self._question(input)
-        query = self._retrieval_query(question, turns)
-        condensed = time.perf_counter()
-        hits = self.retriever.search(query, k=self.top_k, mode=self.retrieval_mode)
-        searched = time.perf_counter()
-        evidence = score_evidence(query, hits, self.vectors, idf=self.retriever.bm25().idf)
-        retrieved = time.perf_counter()
-        timings = {
-            "condense_ms": (condensed - began) * 1000,
-            "retrieve_ms": (searched - condensed) * 1000,
-            "evidence_ms": (retrieved - searched) * 1000,
-        }
-        base: dict[str, Any] = {
-            "question": question,
-            "mode": self.mode,
-            "retrieval_query": query,
-            "evidence": round(evidence.best, 4),
-        }
-
-        def finish(**fields: Any) -> Answer:
-            return Answer(timings=_done(timings, began, retrieved), **base, **fields)
-
-        if evidence.best < self.settings.refuse_below:
+        found = self._retrieve(chat, self._plan(chat, config), began)
+        if self._refuse(found):
             yield REFUSAL
-            yield finish(text=REFUSAL, refused=True, sentences=[REFUSAL])
+            yield self._refusal(found)
             return
         if self.mode == "extractive":
-            sentences, citations = extract(evidence, hits)
-            for i, sentence in enumerate(sentences):
-                yield sentence if i == 0 else " " + sentence
-            yield finish(text=" ".join(sentences), citations=citations, sentences=sentences)
+            yield from self._extractive(found)
             return
-        yield from self._llm_answer(query, hits, timings, began, finish)
-
-    def _llm_answer(
-        self,
-        query: str,
-        hits: list[Hit],
-        timings: dict[str, float],
-        began: float,
-        finish: Callable[..., Answer],
-    ) -> Iterator[Event]:
-        messages = [
-            ("system", self.prompts["system"].template),
-            ("human", self.prompts["answer"].format(context=_context(hits), question=query)),
-        ]
+        messages = llm.answer_messages(self.prompts, found.hits, found.plan.query)
         parts: list[str] = []
-        try:
-            for chunk in self.chat_model.stream(messages):
-                delta = chunk.text
-                if delta:
-                    if not parts:
-                        timings["first_token_ms"] = (time.perf_counter() - began) * 1000
-                    parts.append(delta)
-                    yield delta
-        except Exception as e:
-            raise _provider_error(self.settings, e) from e
-        text = "".join(parts).strip()
-        if not text or any(sign in text.casefold().replace("’", "'") for sign in _REFUSAL_SIGNS):
-            yield finish(text=REFUSAL, refused=True, sentences=[REFUSAL])
+        for delta in llm.stream_answer(self.chat_model, messages, settings=self.settings, config=config):
+            if not parts:
+                found.timings["first_token_ms"] = found.ms
+            parts.append(delta)
+            yield delta
+        yield self._checked(found, "".join(parts))
+
+    async def _atransform(
+        self, inputs: AsyncIterator[ChainInput], config: RunnableConfig
+    ) -> AsyncIterator[Event]:
+        last: ChainInput | None = None
+        async for item in inputs:
+            last = item
+        chat = to_chat_input(last, self.settings.max_question_chars)
+        began = time.perf_counter()
+        plan = plan_query(chat.question, chat.history, self.settings.max_question_chars)
+        if self.mode == "openai" and plan.used_history:
+            query = await llm.acondense(
+                self.chat_model,
+                self.prompts,
+                chat.question,
+                chat.history,
+                settings=self.settings,
+                config=config,
+            )
+            plan = QueryPlan(query, True)
+        found = await asyncio.to_thread(self._retrieve, chat, plan, began)
+        if self._refuse(found):
+            yield REFUSAL
+            yield self._refusal(found)
             return
-        checked = check_citations(text, hits, self.vectors, threshold=self.settings.support_threshold)
-        yield finish(
+        if self.mode == "extractive":
+            for event in self._extractive(found):
+                yield event
+            return
+        messages = llm.answer_messages(self.prompts, found.hits, found.plan.query)
+        parts: list[str] = []
+        async for delta in llm.astream_answer(
+            self.chat_model, messages, settings=self.settings, config=config
+        ):
+            if not parts:
+                found.timings["first_token_ms"] = found.ms
+            parts.append(delta)
+            yield delta
+        yield await asyncio.to_thread(self._checked, found, "".join(parts))
+
+    def _plan(self, chat: ChatInput, config: RunnableConfig) -> QueryPlan:
+        """Decide what to search: the question alone, or combined with the turns it depends on.
+
+        In openai mode a question that depends on its history is rewritten by the model.
+        """
+        plan = plan_query(chat.question, chat.history, self.settings.max_question_chars)
+        if self.mode == "openai" and plan.used_history:
+            query = llm.condense(
+                self.chat_model,
+                self.prompts,
+                chat.question,
+                chat.history,
+                settings=self.settings,
+                config=config,
+            )
+            return QueryPlan(query, True)
+        return plan
+
+    def _retrieve(self, chat: ChatInput, plan: QueryPlan, began: float) -> _Found:
+        """Search the passages and score their sentences against the query."""
+        condensed = time.perf_counter()
+        hits = self.retriever.search(plan.query, k=self.top_k, mode=self.retrieval_mode)
+        searched = time.perf_counter()
+        evidence = score_evidence(plan.query, hits, self.vectors, idf=self.retriever.bm25().idf)
+        found = _Found(chat, plan, hits, evidence, began)
+        found.timings.update(
+            condense_ms=(condensed - began) * 1000,
+            retrieve_ms=(searched - condensed) * 1000,
+            evidence_ms=(time.perf_counter() - searched) * 1000,
+        )
+        return found
+
+    def _refuse(self, found: _Found) -> bool:
+        """The gate: refuse when no passage sentence supports an answer well enough."""
+        return found.evidence.best < self.settings.refuse_below
+
+    def _extractive(self, found: _Found) -> Iterator[Event]:
+        sentences, citations = extract(found.evidence, found.hits)
+        for i, sentence in enumerate(sentences):
+            yield sentence if i == 0 else " " + sentence
+        yield self._answer(found, text=" ".join(sentences), citations=citations, sentences=sentences)
+
+    def _checked(self, found: _Found, text: str) -> Answer:
+        text = text.strip()
+        if llm.is_refusal(text):
+            return self._refusal(found)
+        checked = check_citations(text, found.hits, self.vectors, threshold=self.settings.support_threshold)
+        return self._answer(
+            found,
             text=checked.text,
             citations=checked.citations,
             unsupported=checked.unsupported,
             sentences=checked.sentences,
         )
 
+    def _refusal(self, found: _Found) -> Answer:
+        return self._answer(found, text=REFUSAL, refused=True, sentences=[REFUSAL])
 
-def _done(timings: dict[str, float], began: float, retrieved: float) -> dict[str, float]:
-    now = time.perf_counter()
-    return {
-        **{k: round(v, 1) for k, v in timings.items()},
-        "answer_ms": round((now - retrieved) * 1000, 1),
-        "total_ms": round((now - began) * 1000, 1),
-    }
+    def _answer(self, found: _Found, **fields: Any) -> Answer:
+        """Build the final Answer: what was asked, searched and found, with the stage timings."""
+        answered_from = (
+            found.began + sum(found.timings[k] for k in ("condense_ms", "retrieve_ms", "evidence_ms")) / 1000
+        )
+        now = time.perf_counter()
+        timings = {
+            **{k: round(v, 1) for k, v in found.timings.items()},
+            "answer_ms": round((now - answered_from) * 1000, 1),
+            "total_ms": round((now - found.began) * 1000, 1),
+        }
+        return Answer(
+            question=found.chat.question,
+            mode=self.mode,
+            retrieval_query=found.plan.query,
+            history_used=found.plan.used_history,
+            evidence=round(found.evidence.best, 4),
+            passages=found.hits,
+            timings=timings,
+            **fields,
+        )
+
+
+def _only(inputs: Iterator[ChainInput]) -> ChainInput:
+    last: ChainInput | None = None
+    for item in inputs:
+        last = item
+    if last is None:
+        return ""
+    return last
+
+
+def _last(events: Iterator[Event]) -> Answer:
+    answer: Event | None = None
+    for answer in events:  # noqa: B007 - the last event is the Answer
+        pass
+    assert isinstance(answer, Answer)  # the stream always ends with an Answer
+    return answer
 
 
 def build_chain(

@@ -1,9 +1,11 @@
-"""Prompt templates: files in prompts/, loaded by name, their variables checked on load."""
+"""Prompt templates: the shipped prompts/ files (package data) or RAG_PROMPTS_DIR, checked on load."""
 
 from __future__ import annotations
 
 import string
 from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from rag.errors import ConfigError
@@ -13,12 +15,14 @@ EXPECTED = {
     "system": set(),
     "answer": {"context", "question"},
     "condense": {"history", "question"},
+    "judge": {"question", "reference", "answer", "passages"},
 }
+CHAIN_PROMPTS = ("system", "answer", "condense")
 
 
-def default_prompts_dir() -> Path:
-    """Return the project's prompts/ folder (beside the `rag` package)."""
-    return Path(__file__).resolve().parent.parent / "prompts"
+def shipped_prompts() -> Traversable:
+    """Return the prompts folder inside the installed package (`prompts/` in the source tree)."""
+    return resources.files("rag._prompts")
 
 
 @dataclass(frozen=True)
@@ -38,12 +42,12 @@ class Prompt:
 
 
 def load_prompt(name: str, folder: Path | None = None) -> Prompt:
-    """Load prompts/<name>.md and check it uses exactly the variables the code fills in."""
-    path = (folder or default_prompts_dir()) / f"{name}.md"
+    """Load <name>.md from `folder` (default: the shipped prompts) and check its variables."""
+    path: Traversable = (folder if folder is not None else shipped_prompts()) / f"{name}.md"
     try:
         template = path.read_text(encoding="utf-8").strip()
     except OSError as e:
-        raise ConfigError(f"cannot read prompt {name!r} at {path}: {e.strerror}") from e
+        raise ConfigError(f"cannot read prompt {name!r} at {path}: {e.strerror or e}") from e
     try:
         found = {field for _, field, _, _ in string.Formatter().parse(template) if field}
     except ValueError as e:
@@ -54,3 +58,17 @@ def load_prompt(name: str, folder: Path | None = None) -> Prompt:
             f"prompt {path} uses {{{', '.join(sorted(found))}}}; expected {{{', '.join(sorted(expected))}}}"
         )
     return Prompt(name, template, frozenset(found))
+
+
+@dataclass(frozen=True)
+class ChainPrompts:
+    """The prompts the chain uses, loaded once and shared by every chain built from them."""
+
+    system: Prompt
+    answer: Prompt
+    condense: Prompt
+
+    @classmethod
+    def load(cls, folder: Path | None = None) -> ChainPrompts:
+        """Load and check the chain's prompts (a broken file is a start-up error)."""
+        return cls(*(load_prompt(name, folder) for name in CHAIN_PROMPTS))

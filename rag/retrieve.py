@@ -4,63 +4,35 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from rag.errors import QuestionError
 from rag.lexical import BM25Index, bm25_params, open_bm25
+from rag.schema import Passage, clean_question
 from rag.settings import RetrievalMode, Settings
 from rag.store import Record, Store
 
-MAX_QUERY_CHARS = 20_000
 STALE_CHECK_SECONDS = 2.0
 
 
-@dataclass(frozen=True)
-class Hit:
-    """A retrieved chunk with where it comes from; `text == source_text[start:end]`."""
+Hit = Passage  # what a search returns; the name integrators and older code use
 
-    rank: int
-    id: str
-    source: str
-    title: str
-    page: int | None
-    start: int
-    end: int
-    score: float
-    text: str
 
-    @classmethod
-    def from_record(cls, rank: int, record: Record, score: float) -> Hit:
-        """Build a hit from a stored record."""
-        meta = record.metadata
-        return cls(
-            rank=rank,
-            id=record.id,
-            source=str(meta.get("source", "")),
-            title=str(meta.get("title", "")),
-            page=int(meta["page"]) if meta.get("page") is not None else None,
-            start=int(meta.get("start", 0)),
-            end=int(meta.get("end", 0)),
-            score=float(score),
-            text=record.text,
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """Return the documented JSON shape of `rag search --json`."""
-        return {
-            "rank": self.rank,
-            "source": self.source,
-            "title": self.title,
-            "page": self.page,
-            "start": self.start,
-            "end": self.end,
-            "score": round(self.score, 6),
-            "text": self.text,
-        }
+def _hit(rank: int, record: Record, score: float) -> Hit:
+    """Build a hit from a stored record."""
+    meta = record.metadata
+    return Hit(
+        rank=rank,
+        id=record.id,
+        source=str(meta.get("source", "")),
+        title=str(meta.get("title", "")),
+        page=int(meta["page"]) if meta.get("page") is not None else None,
+        start=int(meta.get("start", 0)),
+        end=int(meta.get("end", 0)),
+        score=float(score),
+        text=record.text,
+    )
 
 
 def rrf(rankings: Sequence[Sequence[str]], k: int) -> list[tuple[str, float]]:
@@ -148,16 +120,12 @@ class Retriever:
 
     def search(self, query: str, k: int | None = None, mode: RetrievalMode | None = None) -> list[Hit]:
         """Return the `k` best chunks for `query`, best first."""
-        query = " ".join(query.split())
-        if not query:
-            raise QuestionError("the query is empty: type a question or some words to search for")
-        if len(query) > MAX_QUERY_CHARS:
-            raise QuestionError(f"the query is {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,}")
+        query = clean_question(query, self.settings.max_question_chars)
         k = k or self.settings.top_k
         mode = mode or self.settings.retrieval_mode
         if mode == "vector":
             records = self.store.query(self.embed_query(query).tolist(), k)
-            return [Hit.from_record(i, r, r.score) for i, r in enumerate(records, start=1)]
+            return [_hit(i, r, r.score) for i, r in enumerate(records, start=1)]
         if mode == "bm25":
             scored = self.bm25().search(query, k, self.settings.bm25_doc_weight)
         else:
@@ -172,7 +140,7 @@ class Retriever:
         # Texts and metadata only for the k kept (the fused candidates carry ids and scores).
         known = {r.id: r for r in self.store.get([i for i, _ in scored])}
         hits = [(known[id_], score) for id_, score in scored if id_ in known]
-        return [Hit.from_record(i, r, s) for i, (r, s) in enumerate(hits, start=1)]
+        return [_hit(i, r, s) for i, (r, s) in enumerate(hits, start=1)]
 
 
 def open_retriever(

@@ -39,7 +39,8 @@ def chain(indexed: Settings, embeddings: LocalEmbeddings) -> RagChain:
 def _assert_quotes_exact(answer: Answer) -> None:
     for c in answer.citations:
         assert load_text(SEEDS / c.source)[c.start : c.end] == c.quote
-        assert c.chunk[c.start - c.chunk_start : c.end - c.chunk_start] == c.quote
+        p = answer.passage_of(c)
+        assert p is not None and p.text[c.start - p.start : c.end - p.start] == c.quote
 
 
 def test_extractive_answer_cites_the_walk_out_sentence(chain: RagChain) -> None:
@@ -96,7 +97,16 @@ def test_runnable_interface(chain: RagChain) -> None:
 
 def test_answer_json_has_exactly_the_documented_fields(chain: RagChain) -> None:
     data = json.loads(chain.invoke({"question": HANOI_Q}).model_dump_json())
-    assert set(data) == {"text", "citations", "refused", "mode", "unsupported", "timings"}
+    assert set(data) == {
+        "text",
+        "citations",
+        "refused",
+        "mode",
+        "unsupported",
+        "timings",
+        "retrieval_query",
+        "history_used",
+    }
     assert set(data["citations"][0]) == {"n", "source", "title", "page", "start", "end", "quote", "score"}
 
 
