@@ -19,6 +19,7 @@ from urllib.parse import quote, unquote
 from langchain_core.embeddings import Embeddings
 
 from rag.errors import RagError
+from rag.ingest import IngestReport
 from rag.settings import RetrievalMode, Settings
 
 METRICS = ("ndcg_at_10", "recall_at_100", "mrr_at_10")
@@ -171,3 +172,22 @@ def evaluate(
             "ms_per_query": round(1000 * seconds / max(1, len(data.queries)), 1),
         }
     return results
+
+
+def results_payload(
+    settings: Settings, data: BeirData, split: str, report: IngestReport, results: dict[str, Any]
+) -> dict[str, Any]:
+    """Return what `rag eval-retrieval` writes: the run's setup and its scores per mode."""
+    return {
+        "dataset": data.name,
+        "split": split,
+        "documents": len(data.corpus),
+        "queries": len(data.queries),
+        "chunks": report.chunks_total,
+        "embedding_model": settings.embedding_model_id,
+        "chunk_size": settings.chunk_size,
+        "chunk_overlap": settings.chunk_overlap,
+        "rrf_k": settings.rrf_k,
+        "index_seconds": round(report.seconds, 1),
+        "results": results,
+    }
