@@ -12,7 +12,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast, get_args
 
 from rag.offline import apply_offline_env
 
@@ -22,10 +22,11 @@ import gradio as gr  # noqa: E402
 
 from rag.chain import RagChain  # noqa: E402
 from rag.errors import ConfigError, RagError  # noqa: E402
-from rag.schema import Answer, Citation  # noqa: E402
-from rag.settings import Settings  # noqa: E402
+from rag.schema import Answer, Citation, to_chat_input  # noqa: E402
+from rag.settings import LLMMode, RetrievalMode, Settings  # noqa: E402
 
 log = logging.getLogger(__name__)
+RETRIEVAL_MODES: tuple[str, ...] = get_args(RetrievalMode)
 
 EXAMPLES = [
     "Why did the Hanoi summit collapse?",
@@ -62,16 +63,15 @@ def _md(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def highlight(citation: Citation) -> str:
-    """Return the cited chunk as HTML, escaped, with the quote inside `<mark>`."""
-    chunk, quote = citation.chunk, citation.quote
-    a = citation.start - citation.chunk_start
+def highlight(answer: Answer, citation: Citation) -> str:
+    """Return the passage a citation quotes, escaped, with the quote inside `<mark>`."""
+    passage = answer.passage_of(citation)
+    quote = citation.quote
+    if passage is None:  # no context to show: the quote alone
+        return f"<mark>{_esc(quote)}</mark>"
+    chunk = passage.text
+    a = citation.start - passage.start
     b = a + len(quote)
-    if not (a >= 0 and chunk[a:b] == quote):
-        a = chunk.find(quote)
-        if not quote or a < 0:  # no context to show: the quote alone
-            return f"<mark>{_esc(quote)}</mark>"
-        b = a + len(quote)
     return f"{_esc(chunk[:a])}<mark>{_esc(chunk[a:b])}</mark>{_esc(chunk[b:])}"
 
 
@@ -118,7 +118,7 @@ def sources_html(answer: Answer) -> str:
             f'<div class="rag-head"><span class="rag-n">[{c.n}]</span> <b>{_esc(c.title)}</b><br>'
             f"<code>{_esc(c.source)}</code>{page} · characters {c.start}–{c.end} · "
             f"support {c.score:.2f}</div>"
-            f'<blockquote class="rag-chunk">{highlight(c)}</blockquote></div>'
+            f'<blockquote class="rag-chunk">{highlight(answer, c)}</blockquote></div>'
         )
     return "".join(parts)
 
@@ -177,24 +177,6 @@ class _CorpusPanel:
             return self._html
 
 
-def _plain_history(history: Any) -> list[dict[str, str]]:
-    """Turn the chat's messages (content as text or as Gradio 6 content blocks) into plain text."""
-    plain = []
-    for message in history or []:
-        if not isinstance(message, dict):
-            continue
-        content = message.get("content")
-        if isinstance(content, list):
-            content = " ".join(
-                str(p.get("text", "")) if isinstance(p, dict) else str(p)
-                for p in content
-                if isinstance(p, str) or (isinstance(p, dict) and p.get("type", "text") == "text")
-            )
-        if isinstance(content, str):
-            plain.append({"role": str(message.get("role", "")), "content": html.unescape(content)})
-    return plain
-
-
 def _mode_choices(chain: RagChain, settings: Settings) -> list[tuple[str, str]]:
     choices = [("extractive: quotes the best passage sentences (offline, no model)", "extractive")]
     if chain.mode == "openai" or settings.openai_api_key is not None or settings.openai_base_url:
@@ -207,23 +189,28 @@ def build_app(chain: RagChain, settings: Settings, *, concurrency_limit: int = 4
     """Build the chat page; answers come from `chain`, its options from the settings accordion."""
     modes = _mode_choices(chain, settings)
     panel = _CorpusPanel(chain, settings)
-    chains: dict[str, RagChain] = {}  # one per answerer, built on first use, sharing the index
+    chains: dict[tuple[str, int, str], RagChain] = {}  # per choice of options, sharing index and prompts
 
-    def runner(mode: str) -> RagChain:
+    def runner(mode: str, top_k: float, retrieval: str) -> RagChain:
         if mode not in {value for _, value in modes}:
             raise gr.Error(f"unknown answer mode {_md(str(mode))!r}", print_exception=False)
-        if mode not in chains:
-            chains[mode] = chain if mode == chain.mode else chain.with_options(mode=mode)  # type: ignore[arg-type]
-        return chains[mode]
+        if retrieval not in RETRIEVAL_MODES:
+            raise gr.Error(f"unknown search mode {_md(str(retrieval))!r}", print_exception=False)
+        key = (mode, max(1, min(int(top_k), 50)), retrieval)
+        if key not in chains:
+            chains[key] = chain.with_options(
+                mode=cast(LLMMode, mode), top_k=key[1], retrieval_mode=cast(RetrievalMode, retrieval)
+            )
+        return chains[key]
 
     def respond(
         message: str, history: list[Any], mode: str, top_k: float, retrieval: str
     ) -> Iterator[tuple[str, Any, Any]]:
         try:
-            k = max(1, min(int(top_k), 50))
-            run = runner(mode).with_options(top_k=k, retrieval_mode=retrieval)  # type: ignore[arg-type]
+            run = runner(mode, top_k, retrieval)
             text = ""
-            for event in run.stream({"question": message, "history": _plain_history(history)}):
+            chat = to_chat_input({"question": message, "history": history}, settings.max_question_chars)
+            for event in run.stream(chat):
                 if isinstance(event, Answer):
                     yield message_markdown(event), sources_html(event), event.model_dump(mode="json")
                     return
@@ -273,7 +260,7 @@ def build_app(chain: RagChain, settings: Settings, *, concurrency_limit: int = 4
                     1, 20, value=chain.top_k, step=1, label="Passages retrieved (top-k)", render=False
                 )
                 retrieval = gr.Radio(
-                    ["hybrid", "vector", "bm25"],
+                    list(RETRIEVAL_MODES),
                     value=chain.retrieval_mode,
                     label="Retrieval mode",
                     render=False,

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 from gradio_client import Client
-from gradio_client.exceptions import AppError
+from gradio_client.exceptions import AppError, AuthenticationError
 
 import rag
 from rag.app import build_app, highlight, launch, message_markdown, sources_html
 from rag.embeddings import LocalEmbeddings
-from rag.schema import Answer, Citation
+from rag.schema import Answer, Citation, Passage
 from tests.conftest import HANOI_2024, RUSSIA_2019, SEEDS, free_port
 from tests.openai_stub import OpenAIStub
 
@@ -124,8 +124,10 @@ def test_settings_change_retrieval_and_k(url: str) -> None:
 
 def test_auth_is_required_when_set(serve: Serve) -> None:
     locked = serve(auth=("ada", "lovelace"))
-    with pytest.raises(Exception):  # noqa: B017 - the client fails while loading the config
+    with pytest.raises(AuthenticationError, match="credentials were not provided"):
         _client(locked)
+    with pytest.raises(ValueError, match="Could not login"):
+        _client(locked, auth=("ada", "wrong"))
     _, _, answer = _client(locked, auth=("ada", "lovelace")).predict(HANOI_Q, api_name="/chat")
     assert not answer["refused"]
 
@@ -149,7 +151,7 @@ def test_openai_mode_marks_unsupported_sentences(
     assert "rag-unsupported" in sources and "fishing trip" in sources and "<mark>" in sources
 
 
-def _citation(chunk: str, quote_at: int, quote: str, **extra: Any) -> Citation:
+def _citation(quote_at: int, quote: str) -> Citation:
     return Citation(
         n=1,
         source="evil<b>.txt",
@@ -159,28 +161,46 @@ def _citation(chunk: str, quote_at: int, quote: str, **extra: Any) -> Citation:
         end=100 + quote_at + len(quote),
         quote=quote,
         score=0.9,
-        chunk=chunk,
-        chunk_start=100,
-        **extra,
+    )
+
+
+def _answer(chunk: str, c: Citation) -> Answer:
+    passage = Passage(
+        rank=1,
+        id="p1",
+        source=c.source,
+        title=c.title,
+        page=None,
+        start=100,
+        end=100 + len(chunk),
+        score=1.0,
+        text=chunk,
+    )
+    return Answer(
+        text=f"{c.quote} [1]",
+        citations=[c],
+        mode="extractive",
+        sentences=[f"{c.quote} [1]"],
+        passages=[passage],
     )
 
 
 def test_rendering_escapes_document_text_and_marks_only_the_quote() -> None:
     chunk = "Before <script>x()</script>. The <b>quoted</b> words. After & more."
     quote = "The <b>quoted</b> words."
-    c = _citation(chunk, chunk.index(quote), quote)
-    assert highlight(c) == (
+    c = _citation(chunk.index(quote), quote)
+    answer = _answer(chunk, c)
+    assert highlight(answer, c) == (
         "Before &lt;script&gt;x()&lt;/script&gt;. <mark>The &lt;b&gt;quoted&lt;/b&gt; words.</mark>"
         " After &amp; more."
     )
-    answer = Answer(text=f"{quote} [1]", citations=[c], mode="extractive", sentences=[f"{quote} [1]"])
     panel = sources_html(answer)
     assert "<script>" not in panel and "<img" not in panel and "<b>quoted" not in panel
     assert "&lt;img src=x onerror=alert(1)&gt;" in panel and "evil&lt;b&gt;.txt" in panel
     assert message_markdown(answer) == "The &lt;b&gt;quoted&lt;/b&gt; words. [1]"
-    # Offsets that don't match the chunk fall back to finding the quote, then to the quote alone.
-    assert "<mark>The &lt;b&gt;" in highlight(_citation(chunk, 0, quote))
-    assert highlight(_citation("unrelated", 0, quote)) == "<mark>The &lt;b&gt;quoted&lt;/b&gt; words.</mark>"
+    # A citation outside the answer's passages shows the quote alone.
+    stray = _citation(10_000, quote)
+    assert highlight(answer, stray) == "<mark>The &lt;b&gt;quoted&lt;/b&gt; words.</mark>"
 
 
 def test_corpus_panel_lists_documents_model_and_store(data_dir: Path, embeddings: LocalEmbeddings) -> None:
