@@ -86,7 +86,7 @@ def test_bad_files_are_skipped_with_reasons_and_the_rest_indexed(
 ) -> None:
     (corpus / "empty.txt").write_bytes(b"")
     (corpus / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 10)
-    (corpus / "latin1.txt").write_bytes("café crème brûlée".encode("latin-1"))
+    (corpus / "noise.txt").write_bytes(bytes(range(128, 256)) * 4)  # no encoding reads it
     (corpus / "notes.docx").write_bytes(b"PK\x03\x04")
     (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
     (corpus / "sub").mkdir()
@@ -98,8 +98,8 @@ def test_bad_files_are_skipped_with_reasons_and_the_rest_indexed(
     reasons = {s.path: s.reason for s in report.skipped}
     assert reasons["empty.txt"] == "empty file"
     assert reasons["binary.txt"] == "binary file"
-    assert reasons["latin1.txt"].startswith("not UTF-8 text")
-    assert reasons["notes.docx"] == "unsupported file type .docx"
+    assert reasons["noise.txt"].startswith("not UTF-8 text")
+    assert reasons["notes.docx"].startswith("unreadable Word file (")
     assert reasons["broken.pdf"].startswith("unreadable PDF")
     assert reasons[str(corpus / "missing-folder")] == "no such file or folder"
     assert sorted(report.indexed) == [HANOI_2024, RUSSIA_2019, "sub/extra.md"]
@@ -112,7 +112,7 @@ def test_empty_folder_indexes_nothing_and_says_so(tmp_path: Path, embeddings: Lo
     report = ingest(Settings(corpus_dir=empty, data_dir=tmp_path / "d"), embeddings=embeddings)
     assert report.chunks_total == 0
     assert [s.reason for s in report.skipped] == [
-        "no supported documents (.txt .md .markdown .html .htm .pdf)"
+        "no supported documents (.txt .md .markdown .html .htm .pdf .docx .pptx .xlsx .csv .tsv .epub)"
     ]
 
 

@@ -28,16 +28,16 @@ def test_discover_empty_folder(tmp_path: Path) -> None:
 
 
 def test_discover_unsupported_types(tmp_path: Path) -> None:
-    (tmp_path / "report.docx").write_bytes(b"PK\x03\x04")
+    (tmp_path / "report.odt").write_bytes(b"PK\x03\x04")
     (tmp_path / "README").write_text("no suffix")
     (tmp_path / "ok.TXT").write_text("fine")
     found = discover([tmp_path], tmp_path)
     assert [name for _, name in found.files] == ["ok.TXT"]
     reasons = {s.path: s.reason for s in found.skipped}
-    assert reasons == {"report.docx": "unsupported file type .docx", "README": "unsupported file type (none)"}
-    direct = discover([tmp_path / "report.docx"], tmp_path)
+    assert reasons == {"report.odt": "unsupported file type .odt", "README": "unsupported file type (none)"}
+    direct = discover([tmp_path / "report.odt"], tmp_path)
     assert direct.files == ()
-    assert [s.reason for s in direct.skipped] == ["unsupported file type .docx"]
+    assert [s.reason for s in direct.skipped] == ["unsupported file type .odt"]
 
 
 def test_discover_names_nested_files_relative_to_the_corpus(tmp_path: Path) -> None:

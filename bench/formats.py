@@ -1,0 +1,213 @@
+"""Document formats: PDF pages/s, OCR seconds per scanned page, parsing's share of ingest CPU, memory.
+
+`measure_formats()` is what `make bench` calls; the PDF and scan writers are shared with the tests,
+which build their fixtures with them (no binary blobs in the repository).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+PAGE_W, PAGE_H = 612, 792  # US Letter, points
+_WORDS = (
+    "the of and to in a report station bridge engineer measured rainfall october survey northern tower "
+    "corrosion girders inspection weld crack repair budget council traffic load sensor steel concrete"
+).split()
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+
+def text_op(x: float, y: float, text: str, size: int = 11) -> str:
+    """Draw one line of Helvetica text with its baseline at (x, y)."""
+    return f"BT /F1 {size} Tf {x:.1f} {y:.1f} Td ({_escape(text)}) Tj ET"
+
+
+def paragraph_ops(lines: Sequence[str], x: float, y: float, leading: float = 14) -> tuple[list[str], float]:
+    """Draw lines one under the other; return the ops and the y below them."""
+    ops = []
+    for line in lines:
+        ops.append(text_op(x, y, line))
+        y -= leading
+    return ops, y
+
+
+def table_ops(
+    rows: Sequence[Sequence[str]], x: float, y: float, col: float = 150, row: float = 20
+) -> list[str]:
+    """Draw a ruled table: cell texts and the grid lines around them, top-left at (x, y)."""
+    ops = []
+    for i, cells in enumerate(rows):
+        for j, cell in enumerate(cells):
+            ops.append(text_op(x + 8 + col * j, y - row * i - 14, cell))
+    width, height = col * max(len(r) for r in rows), row * len(rows)
+    ops += [f"{x} {y - row * i} m {x + width} {y - row * i} l S" for i in range(len(rows) + 1)]
+    ops += [
+        f"{x + col * j} {y} m {x + col * j} {y - height} l S" for j in range(max(len(r) for r in rows) + 1)
+    ]
+    return ops
+
+
+def pdf_bytes(pages: Sequence[Sequence[str]], title: str | None = None) -> bytes:
+    """Write a PDF whose pages are the given content-stream operators (Helvetica as /F1)."""
+    n = len(pages)
+    font = 3 + 2 * n
+    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(n))
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", f"<< /Type /Pages /Kids [{kids}] /Count {n} >>".encode()]
+    for i, ops in enumerate(pages):
+        stream = "\n".join(ops).encode("latin-1")
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {PAGE_W} {PAGE_H}] "
+            f"/Resources << /Font << /F1 {font} 0 R >> >> /Contents {4 + 2 * i} 0 R >>".encode()
+        )
+        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
+    info = ""
+    if title is not None:
+        objects.append(f"<< /Title ({_escape(title)}) >>".encode("latin-1"))
+        info = f" /Info {len(objects)} 0 R"
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    for offset in offsets:
+        out.write(b"%010d 00000 n \n" % offset)
+    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R{info} >>\n".encode())
+    out.write(b"startxref\n%d\n%%%%EOF\n" % xref)
+    return out.getvalue()
+
+
+def report_pdf(pages: int = 100, seed: int = 0) -> bytes:
+    """A text PDF of `pages` full pages of wrapped paragraphs (72 characters a line)."""
+    rnd = random.Random(seed)
+    out = []
+    for _ in range(pages):
+        ops: list[str] = []
+        y = 740.0
+        while y > 100:
+            words = [rnd.choice(_WORDS) for _ in range(rnd.randrange(30, 80))]
+            lines = textwrap.wrap(" ".join(words).capitalize() + ".", 72)
+            more, y = paragraph_ops(lines, 72, y)
+            ops += more
+            y -= 10
+        out.append(ops)
+    return pdf_bytes(out, title="Generated report")
+
+
+def scanned_pdf(paragraphs: Sequence[Sequence[str]], pages: int = 1) -> bytes:
+    """A PDF of page images (no text layer) showing the given lines, as a 300 dpi scanner makes them."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=42)
+    images = []
+    for _ in range(pages):
+        image = Image.new("L", (2550, 3300), 255)
+        draw = ImageDraw.Draw(image)
+        y = 300
+        for lines in paragraphs:
+            for line in lines:
+                draw.text((250, y), line, font=font, fill=0)
+                y += 60
+            y += 60
+        images.append(image)
+    out = io.BytesIO()
+    images[0].save(out, format="PDF", resolution=300, save_all=True, append_images=images[1:])
+    return out.getvalue()
+
+
+SCAN_TEXT = [
+    ["The inspection found a crack in the northern", "girder of the old harbour bridge."],
+    ["Repairs began in March and ended in June, at", "a cost of forty thousand euros."],
+]
+
+
+def _peak_parse_mb(path: Path) -> float:
+    """Parse `path` in a fresh interpreter; return the peak RSS it added (MB) over the imports alone."""
+    code = (
+        "import resource, sys, json; from pathlib import Path; import rag.documents as d;"
+        "import rag.documents.html, rag.documents.pdf, rag.documents.plain, rag.documents.office;"
+        "import rag.documents.sheets, rag.documents.epub, lxml.etree, pypdfium2, docx, pptx, openpyxl;"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
+        "d.load_document(Path(sys.argv[1]), 'x');"
+        "print(json.dumps((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    return float(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def nested_html(megabytes: float) -> str:
+    """A page of deeply nested sections (the shape that made bs4 peak at 90× the file's size)."""
+    para = "<p>Some words in a paragraph, <a href='#'>with a link</a>, and <em>more</em> words.</p>"
+    block = "<div><section>" + para * 20 + "</section></div>"
+    depth = 2000
+    body = "<div>" * depth + block * int(megabytes * 1e6 / len(block)) + "</div>" * depth
+    return f"<html><head><title>Nested</title></head><body>{body}</body></html>"
+
+
+def measure_formats(corpus_dir: Path | None = None, ingest_cpu_s: float | None = None) -> dict[str, Any]:
+    """Measure PDF text pages/s, OCR s/page, memory per MB of HTML/PDF and (with a corpus) parse CPU."""
+    from rag.documents import load_document
+    from rag.documents.pdf import load_pdf
+
+    result: dict[str, Any] = {}
+    data = report_pdf(100)
+    load_pdf(data[:])  # warm-up: imports and PDFium's first document
+    wall, cpu = time.perf_counter(), time.process_time()
+    parsed = load_pdf(data)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    result["pdf_pages"] = len(parsed.pages)
+    result["pdf_pages_per_s"] = round(len(parsed.pages) / wall, 1)
+    result["pdf_pages_per_cpu_s"] = round(len(parsed.pages) / cpu, 1)
+    if shutil.which("tesseract"):
+        scan = scanned_pdf(SCAN_TEXT, pages=2)
+        wall = time.perf_counter()
+        load_pdf(scan)
+        result["ocr_s_per_page"] = round((time.perf_counter() - wall) / 2, 2)
+    else:
+        result["ocr_s_per_page"] = None  # Tesseract not installed
+    with tempfile.TemporaryDirectory() as tmp:
+        html = Path(tmp) / "nested.html"
+        html.write_text(nested_html(19.5), encoding="utf-8")
+        pdf = Path(tmp) / "report.pdf"
+        pdf.write_bytes(report_pdf(300))
+        for name, path in (("html", html), ("pdf", pdf)):
+            size_mb = path.stat().st_size / 1e6
+            peak = _peak_parse_mb(path)
+            result[f"{name}_file_mb"] = round(size_mb, 1)
+            result[f"{name}_peak_mb"] = round(peak, 1)
+            result[f"{name}_peak_per_file_mb"] = round(peak / size_mb, 1)
+    if corpus_dir is not None:
+        from rag.sources import discover
+
+        files = discover([corpus_dir], corpus_dir).files
+        cpu = time.process_time()
+        for path, source in files:
+            load_document(path, source)
+        parse = time.process_time() - cpu
+        result["parse_files"] = len(files)
+        result["parse_cpu_s"] = round(parse, 2)
+        if ingest_cpu_s:
+            result["parse_cpu_share"] = round(parse / ingest_cpu_s, 4)
+    return result
+
+
+if __name__ == "__main__":
+    corpus = Path(sys.argv[1]) if len(sys.argv) > 1 else None
+    ingest_cpu = float(sys.argv[2]) if len(sys.argv) > 2 else None
+    print(json.dumps(measure_formats(corpus, ingest_cpu), indent=2))

@@ -1,0 +1,187 @@
+"""Read one file into a `SourceDocument`: the size limit enforced while reading, one loader per format."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+from rag.documents.model import DocumentError, Parsed, SourceDocument, TextBuilder
+from rag.documents.plain import decode, markdown, unwrap
+
+SUPPORTED = (
+    ".txt",
+    ".md",
+    ".markdown",
+    ".html",
+    ".htm",
+    ".pdf",
+    ".docx",
+    ".pptx",
+    ".xlsx",
+    ".csv",
+    ".tsv",
+    ".epub",
+)
+_TITLE_CHARS = 120
+_log = logging.getLogger("rag.documents")
+
+
+def _text(data: bytes) -> Parsed:
+    text, encoding = decode(data)
+    return Parsed(text=unwrap(text), encoding=encoding)
+
+
+def _markdown(data: bytes) -> Parsed:
+    text, encoding = decode(data)
+    parsed = markdown(text)
+    return Parsed(text=parsed.text, sections=parsed.sections, atomic=parsed.atomic, encoding=encoding)
+
+
+def _html(data: bytes) -> Parsed:
+    from rag.documents.html import html_blocks
+
+    text, encoding = decode(data)
+    paragraphs, title, _ = html_blocks(text)
+    builder = TextBuilder()
+    for paragraph in paragraphs:
+        builder.block(paragraph)
+    parsed = builder.build(title=title)
+    return Parsed(text=parsed.text, title=title, encoding=encoding)
+
+
+def _pdf(data: bytes) -> Parsed:
+    from rag.documents.pdf import load_pdf
+
+    return load_pdf(data)
+
+
+def _docx(data: bytes) -> Parsed:
+    from rag.documents.office import load_docx
+
+    return load_docx(data)
+
+
+def _pptx(data: bytes) -> Parsed:
+    from rag.documents.office import load_pptx
+
+    return load_pptx(data)
+
+
+def _xlsx(data: bytes) -> Parsed:
+    from rag.documents.sheets import load_xlsx
+
+    return load_xlsx(data)
+
+
+def _csv(data: bytes) -> Parsed:
+    from rag.documents.sheets import load_delimited
+
+    return load_delimited(data, ",")
+
+
+def _tsv(data: bytes) -> Parsed:
+    from rag.documents.sheets import load_delimited
+
+    return load_delimited(data, "\t")
+
+
+def _epub(data: bytes) -> Parsed:
+    from rag.documents.epub import load_epub
+
+    return load_epub(data)
+
+
+_LOADERS: dict[str, Callable[[bytes], Parsed]] = {
+    ".txt": _text,
+    ".md": _markdown,
+    ".markdown": _markdown,
+    ".html": _html,
+    ".htm": _html,
+    ".pdf": _pdf,
+    ".docx": _docx,
+    ".pptx": _pptx,
+    ".xlsx": _xlsx,
+    ".csv": _csv,
+    ".tsv": _tsv,
+    ".epub": _epub,
+}
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _too_big(max_bytes: int, size: int | None = None) -> DocumentError:
+    got = f"{size / 1e6:.1f} MB is" if size is not None else "it is"
+    return DocumentError(f"{got} over the {max_bytes / 1e6:g} MB limit (RAG_MAX_FILE_MB)")
+
+
+def read_bytes(path: Path, max_bytes: int | None = None) -> bytes:
+    """Read a regular file's bytes, at most `max_bytes` of them (a file that grows is caught too)."""
+    try:
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise DocumentError("cannot read (Is a directory)")
+        for test, kind in _KINDS:
+            if test(info.st_mode):  # reading one could block or never end (a link to /dev/zero)
+                raise DocumentError(f"not a regular file ({kind})")
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise _too_big(max_bytes, info.st_size)
+        with path.open("rb") as f:
+            data = f.read(-1 if max_bytes is None else max_bytes + 1)
+    except OSError as e:
+        raise DocumentError(f"cannot read ({e.strerror or type(e).__name__})") from None
+    if max_bytes is not None and len(data) > max_bytes:
+        raise _too_big(max_bytes)
+    return data
+
+
+def _first_line_title(text: str) -> str:
+    for line in text.splitlines():
+        line = line.strip().lstrip("#").strip()
+        if line:
+            if len(line) <= _TITLE_CHARS:
+                return line
+            return line[:_TITLE_CHARS].rsplit(" ", 1)[0] + "…"
+    return ""
+
+
+def load_document(
+    path: Path, source: str, data: bytes | None = None, *, max_bytes: int | None = None
+) -> SourceDocument:
+    """Read one file into a `SourceDocument`; raise `DocumentError` with the reason it can't be."""
+    if data is None:
+        data = read_bytes(path, max_bytes)
+    elif max_bytes is not None and len(data) > max_bytes:
+        raise _too_big(max_bytes, len(data))
+    if not data.strip():
+        raise DocumentError("empty file")
+    suffix = path.suffix.lower()
+    parsed = _LOADERS.get(suffix, _text)(data)
+    if not parsed.text.strip():
+        if parsed.notes:
+            raise DocumentError(f"no text layer (scanned PDF?): {parsed.notes[0].split(': ', 1)[-1]}")
+        raise DocumentError("no extractable text (scanned PDF?)" if suffix == ".pdf" else "no text in file")
+    for note in parsed.notes:
+        _log.warning("%s: %s", source, note)
+    return SourceDocument(
+        source=source,
+        text=parsed.text,
+        title=parsed.title or _first_line_title(parsed.text),
+        sha256=hashlib.sha256(data).hexdigest(),
+        pages=parsed.pages,
+        sections=parsed.sections,
+        atomic=parsed.atomic,
+        encoding=parsed.encoding,
+        notes=parsed.notes,
+    )
+
+
+def load_text(path: Path) -> str:
+    """Return the text a file's chunk offsets refer to."""
+    return load_document(path, path.name).text

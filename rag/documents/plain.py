@@ -1,0 +1,127 @@
+"""Plain text and Markdown: decoding with encoding detection, hard-wrapped lines, Markdown structure."""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from rag.documents.model import DocumentError, Parsed
+
+SNIFF_BYTES = 8192
+# charset-normalizer's mess ratio (0 = clean) above which a guessed encoding is not trusted (its default).
+MAX_CHAOS = 0.2
+_PREFERRED = {name: rank for rank, name in enumerate(("cp1252", "latin_1", "iso8859_15"))}
+_TIE_CHAOS = 0.05
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# A line that starts a list item, quote, table row, heading or HTML block: never joined to the one before.
+_STARTS_BLOCK = re.compile(r"\s*([-*+•▪◦‣]\s|\d{1,3}[.)]\s|[a-zA-Z][.)]\s|>|\||#{1,6}(\s|$)|<|```|~~~)|\s{4}")
+# A heading, table row or HTML line: never continued by the next one.
+_WHOLE_LINE = re.compile(r"\s*(\||#{1,6}(\s|$)|<|```|~~~)")
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """Return the text of `data` and the encoding it was read in; raise `DocumentError` if unsure."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding), encoding
+            except UnicodeDecodeError:
+                raise DocumentError(f"invalid {encoding.upper()} text") from None
+    if b"\x00" in data[:SNIFF_BYTES]:
+        raise DocumentError("binary file")
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as e:
+        bad = e.start
+    from charset_normalizer import from_bytes
+
+    results = list(from_bytes(data))
+    if not results or results[0].chaos > MAX_CHAOS:
+        raise DocumentError(f"not UTF-8 text (invalid byte at offset {bad}) and no other encoding fits")
+    # Short texts fit several code pages about as well, and charset-normalizer then picks cp1250 or
+    # mac_iceland for French or Swedish Latin-1 text: prefer the common Western code pages when
+    # they read nearly as cleanly as the best guess.
+    best = results[0]
+    near = [r for r in results if r.encoding in _PREFERRED and r.chaos <= best.chaos + _TIE_CHAOS]
+    encoding = min(near, key=lambda r: _PREFERRED[r.encoding]).encoding if near else best.encoding
+    try:
+        return data.decode(encoding), encoding
+    except (UnicodeDecodeError, LookupError):
+        raise DocumentError(
+            f"not UTF-8 text (invalid byte at offset {bad}) and no other encoding fits"
+        ) from None
+
+
+def unwrap(text: str, fenced: tuple[tuple[int, int], ...] = ()) -> str:
+    """Join the lines of hard-wrapped paragraphs, keeping every offset: each joining newline becomes a space.
+
+    A file is hard-wrapped when most of its lines end near one width (at most 100 characters); then
+    a line that reaches that width and is followed by plain text continues the paragraph.
+    """
+    lines = text.split("\n")
+    lengths = sorted(len(line.rstrip()) for line in lines if line.strip())
+    if len(lengths) < 4:
+        return text
+    width = lengths[int(0.9 * (len(lengths) - 1))]
+    if not 30 <= width <= 100 or sum(n >= 0.75 * width for n in lengths) < 0.5 * len(lengths):
+        return text
+    out = list(text)
+    pos = 0
+    for line, nxt in zip(lines, lines[1:], strict=False):
+        end = pos + len(line)  # the newline after `line`
+        if (
+            len(line.rstrip()) >= 0.6 * width
+            and nxt.strip()
+            and not _STARTS_BLOCK.match(nxt)
+            and not _WHOLE_LINE.match(line)
+            and not any(a <= end < b for a, b in fenced)
+        ):
+            out[end] = " "
+            if line.endswith("\r"):
+                out[end - 1] = " "
+        pos = end + 1
+    return "".join(out)
+
+
+def _line_starts(text: str) -> list[int]:
+    starts = [0]
+    starts.extend(m.end() for m in re.finditer("\n", text))
+    return starts
+
+
+def markdown(text: str) -> Parsed:
+    """Find a Markdown file's headings (as sections) and fenced code (kept whole); offsets into `text`."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark")
+    md.core.ruler.disable(["inline", "text_join"])  # block structure is all we need: cheaper
+    tokens = md.parse(text)
+    starts = _line_starts(text) + [len(text) + 1]
+
+    def offset(line: int) -> int:
+        return min(starts[line], len(text))
+
+    atomic: list[tuple[int, int]] = []
+    headings: list[tuple[int, int, str]] = []  # (offset, level, text)
+    for i, token in enumerate(tokens):
+        if token.map is None:
+            continue
+        if token.type in ("fence", "code_block"):
+            atomic.append((offset(token.map[0]), offset(token.map[1]) - 1))
+        elif token.type == "heading_open":
+            name = " ".join(tokens[i + 1].content.split())
+            headings.append((offset(token.map[0]), int(token.tag[1]), name))
+    sections: list[tuple[int, int, str]] = []
+    path: list[tuple[int, str]] = []
+    for n, (at, level, name) in enumerate(headings):
+        path = [(lv, t) for lv, t in path if lv < level] + [(level, name)]
+        end = headings[n + 1][0] if n + 1 < len(headings) else len(text)
+        sections.append((at, end, " > ".join(t for _, t in path if t)))
+    atomic = [(a, max(a, b)) for a, b in atomic]
+    fenced = tuple(atomic)
+    return Parsed(text=unwrap(text, fenced), sections=tuple(sections), atomic=fenced)
