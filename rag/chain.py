@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.embeddings import Embeddings
 from langchain_core.runnables import Runnable, RunnableConfig
 
@@ -31,6 +32,7 @@ from rag import llm
 from rag.answer import Evidence, TextVectors, extract, score_evidence
 from rag.checking import check_citations
 from rag.conversation import QueryPlan, plan_query
+from rag.limits import LLMLimit
 from rag.prompts import ChainPrompts
 from rag.retrieve import Hit, Retriever, open_retriever
 from rag.schema import REFUSAL, Answer, ChatInput, to_chat_input
@@ -74,6 +76,7 @@ class RagChain(Runnable[ChainInput, Event]):
         retrieval_mode: RetrievalMode | None = None,
         vectors: TextVectors | None = None,
         prompts: ChainPrompts | None = None,
+        llm_limit: LLMLimit | None = None,
     ) -> None:
         self.settings = settings
         self.retriever = retriever
@@ -90,6 +93,9 @@ class RagChain(Runnable[ChainInput, Event]):
             self._chat_model = make_chat_model(settings)  # a missing key is a start-up error
         # Loaded once (a broken prompt file fails here, not at the first question), shared by copies.
         self.prompts = prompts or ChainPrompts.load(settings.prompts_dir)
+        # Chat calls in flight, shared by copies: LLM questions queue among themselves, never in
+        # front of extractive ones.
+        self.llm_limit = llm_limit or LLMLimit(settings.llm_concurrency)
 
     def with_options(
         self,
@@ -115,6 +121,7 @@ class RagChain(Runnable[ChainInput, Event]):
             retrieval_mode=retrieval_mode or self.retrieval_mode,
             vectors=self.vectors,
             prompts=self.prompts,
+            llm_limit=self.llm_limit,
         )
 
     @property
@@ -160,10 +167,13 @@ class RagChain(Runnable[ChainInput, Event]):
 
     # --- the steps --------------------------------------------------------------------------
 
-    def _transform(self, inputs: Iterator[ChainInput], config: RunnableConfig) -> Iterator[Event]:
+    def _transform(
+        self, inputs: Iterator[ChainInput], run_manager: CallbackManagerForChainRun, config: RunnableConfig
+    ) -> Iterator[Event]:
         chat = to_chat_input(_only(inputs), self.settings.max_question_chars)
         began = time.perf_counter()
-        found = self._retrieve(chat, self._plan(chat, config), began)
+        budget = llm.Budget.start(self.llm_limit, self.settings.llm_deadline)
+        found = self._retrieve(chat, self._plan(chat, config, budget), began)
         if self._refuse(found):
             yield REFUSAL
             yield self._refusal(found)
@@ -173,7 +183,9 @@ class RagChain(Runnable[ChainInput, Event]):
             return
         messages = llm.answer_messages(self.prompts, found.hits, found.plan.query)
         parts: list[str] = []
-        for delta in llm.stream_answer(self.chat_model, messages, settings=self.settings, config=config):
+        for delta in llm.stream_answer(
+            self.chat_model, messages, settings=self.settings, config=config, budget=budget
+        ):
             if not parts:
                 found.timings["first_token_ms"] = found.ms
             parts.append(delta)
@@ -181,13 +193,17 @@ class RagChain(Runnable[ChainInput, Event]):
         yield self._checked(found, "".join(parts))
 
     async def _atransform(
-        self, inputs: AsyncIterator[ChainInput], config: RunnableConfig
+        self,
+        inputs: AsyncIterator[ChainInput],
+        run_manager: AsyncCallbackManagerForChainRun,
+        config: RunnableConfig,
     ) -> AsyncIterator[Event]:
         last: ChainInput | None = None
         async for item in inputs:
             last = item
         chat = to_chat_input(last, self.settings.max_question_chars)
         began = time.perf_counter()
+        budget = llm.Budget.start(self.llm_limit, self.settings.llm_deadline)
         plan = plan_query(chat.question, chat.history, self.settings.max_question_chars)
         if self.mode == "openai" and plan.used_history:
             query = await llm.acondense(
@@ -197,6 +213,7 @@ class RagChain(Runnable[ChainInput, Event]):
                 chat.history,
                 settings=self.settings,
                 config=config,
+                budget=budget,
             )
             plan = QueryPlan(query, True)
         found = await asyncio.to_thread(self._retrieve, chat, plan, began)
@@ -211,7 +228,7 @@ class RagChain(Runnable[ChainInput, Event]):
         messages = llm.answer_messages(self.prompts, found.hits, found.plan.query)
         parts: list[str] = []
         async for delta in llm.astream_answer(
-            self.chat_model, messages, settings=self.settings, config=config
+            self.chat_model, messages, settings=self.settings, config=config, budget=budget
         ):
             if not parts:
                 found.timings["first_token_ms"] = found.ms
@@ -219,7 +236,7 @@ class RagChain(Runnable[ChainInput, Event]):
             yield delta
         yield await asyncio.to_thread(self._checked, found, "".join(parts))
 
-    def _plan(self, chat: ChatInput, config: RunnableConfig) -> QueryPlan:
+    def _plan(self, chat: ChatInput, config: RunnableConfig, budget: llm.Budget) -> QueryPlan:
         """Decide what to search: the question alone, or combined with the turns it depends on.
 
         In openai mode a question that depends on its history is rewritten by the model.
@@ -233,6 +250,7 @@ class RagChain(Runnable[ChainInput, Event]):
                 chat.history,
                 settings=self.settings,
                 config=config,
+                budget=budget,
             )
             return QueryPlan(query, True)
         return plan

@@ -1,17 +1,27 @@
-"""Calls to the chat model: the answer stream and the question rewrite, with `config` passed on.
+"""Calls to the chat model: the answer stream and the question rewrite, bounded and with `config` passed on.
 
 Every call hands the caller's `RunnableConfig` to the model, so LangChain callbacks, tracing and
-`astream_events` see the chat-model run inside the chain's run.
+`astream_events` see the chat-model run inside the chain's run. Every call also takes a `Budget`:
+a slot of the chain's `LLMLimit` (at most `RAG_LLM_CONCURRENCY` calls in flight; the rest wait their
+turn) and the question's deadline (`RAG_LLM_DEADLINE`, over waiting, rewriting and answering).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+import asyncio
+import contextvars
+import queue
+import re
+import threading
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from langchain_core.runnables import RunnableConfig
 
 from rag.errors import ProviderError
+from rag.limits import LLMLimit
 from rag.prompts import ChainPrompts
 from rag.schema import Passage, Turn
 from rag.settings import Settings
@@ -26,18 +36,50 @@ _REFUSAL_SIGNS = (
     "i don't know",
     "i do not know",
 )
+# What small models put around a rewritten question: a label, quotes, a trailing note.
+_LABEL = re.compile(r"^\s*(?:standalone|rewritten|new|self-contained)?\s*question\s*:\s*", re.IGNORECASE)
+_QUOTES = "\"'“”‘’`"
 
 
-def provider_error(settings: Settings, e: Exception) -> ProviderError:
+@dataclass(frozen=True)
+class Budget:
+    """What one question may spend on chat calls: a slot of the chain's limit, until a deadline."""
+
+    limit: LLMLimit
+    seconds: float
+    expires: float  # time.monotonic()
+
+    @classmethod
+    def start(cls, limit: LLMLimit, seconds: float) -> Budget:
+        """Start the clock of one question."""
+        return cls(limit, seconds, time.monotonic() + seconds)
+
+    def remaining(self) -> float:
+        """Seconds left, never negative."""
+        return max(0.0, self.expires - time.monotonic())
+
+
+def provider_error(settings: Settings, e: BaseException) -> ProviderError:
     """Describe a failed chat call in one line (endpoint, tries, error), never the key."""
     if isinstance(e, ProviderError):
         return e
-    where = settings.openai_base_url or "the OpenAI API"
     detail = " ".join(str(e).split())[:160]
     return ProviderError(
-        f"the chat endpoint {where} failed after {settings.llm_max_retries + 1} tries: "
+        f"the chat endpoint {_where(settings)} failed after {settings.llm_max_retries + 1} tries: "
         f"{type(e).__name__}: {detail}"
     )
+
+
+def deadline_error(settings: Settings, budget: Budget, stage: str) -> ProviderError:
+    """Say in one line that the question ran out of time, and at which stage."""
+    return ProviderError(
+        f"the chat endpoint {_where(settings)} did not finish within the question's "
+        f"{budget.seconds:g} s deadline (RAG_LLM_DEADLINE) while {stage}"
+    )
+
+
+def _where(settings: Settings) -> str:
+    return settings.openai_base_url or "the OpenAI API"
 
 
 def context_block(hits: Sequence[Passage]) -> str:
@@ -64,34 +106,124 @@ def is_refusal(text: str) -> bool:
     return not text.strip() or any(sign in folded for sign in _REFUSAL_SIGNS)
 
 
+def _bounded(
+    make: Callable[[], Iterator[str]], *, settings: Settings, budget: Budget, stage: str
+) -> Iterator[str]:
+    """Yield what `make()` yields, within the budget's slot and deadline.
+
+    The blocking HTTP stream runs in a worker thread so the deadline holds even while a read is
+    stalled (the per-read timeout alone lets a trickling or stalled endpoint run far past it). The
+    worker keeps its slot until its request really ends, so the limit counts open requests.
+    """
+    if not budget.limit.acquire(budget.remaining()):
+        raise deadline_error(settings, budget, "waiting for a free chat slot")
+    out: queue.Queue[tuple[str, str | BaseException | None]] = queue.Queue()
+    stop = threading.Event()
+
+    def pump() -> None:
+        try:
+            pieces = make()
+            for piece in pieces:
+                if stop.is_set():
+                    break
+                out.put(("delta", piece))
+            out.put(("end", None))
+        except BaseException as e:  # handed to the caller's thread
+            out.put(("error", e))
+        finally:
+            budget.limit.release()
+
+    context = contextvars.copy_context()  # tracing and callback context follow the call
+    threading.Thread(target=context.run, args=(pump,), name="rag-llm", daemon=True).start()
+    try:
+        while True:
+            try:
+                kind, value = out.get(timeout=budget.remaining())
+            except queue.Empty:
+                raise deadline_error(settings, budget, stage) from None
+            if kind == "end":
+                return
+            if isinstance(value, BaseException):
+                raise provider_error(settings, value) from value
+            assert value is not None
+            yield value
+    finally:
+        stop.set()
+
+
 def stream_answer(
-    model: BaseChatModel, messages: Messages, *, settings: Settings, config: RunnableConfig | None
+    model: BaseChatModel,
+    messages: Messages,
+    *,
+    settings: Settings,
+    config: RunnableConfig | None,
+    budget: Budget,
 ) -> Iterator[str]:
     """Yield the model's answer as text deltas."""
-    try:
+
+    def pieces() -> Iterator[str]:
         for chunk in model.stream(messages, config=config):
             if chunk.text:
                 yield chunk.text
-    except Exception as e:
-        raise provider_error(settings, e) from e
+
+    yield from _bounded(pieces, settings=settings, budget=budget, stage="writing the answer")
+
+
+async def _abounded(
+    pieces: AsyncGenerator[str, None], *, settings: Settings, budget: Budget, stage: str
+) -> AsyncIterator[str]:
+    """Yield from `pieces` within the budget; a timeout cancels the request, which frees its slot."""
+    if not await budget.limit.aacquire(budget.remaining()):
+        raise deadline_error(settings, budget, "waiting for a free chat slot")
+    try:
+        while True:
+            try:
+                # Each step is awaited with the time left: cancelling a step closes the HTTP stream.
+                piece = await asyncio.wait_for(anext(pieces), timeout=budget.remaining())
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise deadline_error(settings, budget, stage) from None
+            except Exception as e:
+                raise provider_error(settings, e) from e
+            yield piece
+    finally:
+        try:
+            await pieces.aclose()
+        finally:
+            budget.limit.release()
 
 
 async def astream_answer(
-    model: BaseChatModel, messages: Messages, *, settings: Settings, config: RunnableConfig | None
+    model: BaseChatModel,
+    messages: Messages,
+    *,
+    settings: Settings,
+    config: RunnableConfig | None,
+    budget: Budget,
 ) -> AsyncIterator[str]:
     """Yield the model's answer as text deltas, without blocking the event loop."""
-    try:
+
+    async def pieces() -> AsyncGenerator[str, None]:
         async for chunk in model.astream(messages, config=config):
             if chunk.text:
                 yield chunk.text
-    except Exception as e:
-        raise provider_error(settings, e) from e
+
+    async for piece in _abounded(pieces(), settings=settings, budget=budget, stage="writing the answer"):
+        yield piece
 
 
 def condense_prompt(prompts: ChainPrompts, question: str, history: Sequence[Turn]) -> str:
     """Build the request that rewrites a follow-up into a self-contained question."""
     lines = "\n".join(f"User: {t.question}\nAssistant: {t.answer}" for t in history[-3:])
     return prompts.condense.format(history=lines, question=question)
+
+
+def standalone(reply: str, question: str, limit: int) -> str:
+    """Clean a model's rewrite: its first line, without a label or quotes; the question if empty."""
+    lines = [line for line in reply.strip().splitlines() if line.strip()]
+    text = _LABEL.sub("", lines[0] if lines else "").strip().strip(_QUOTES).strip()
+    return " ".join(text.split())[:limit] or question
 
 
 def condense(
@@ -102,13 +234,16 @@ def condense(
     *,
     settings: Settings,
     config: RunnableConfig | None,
+    budget: Budget,
 ) -> str:
     """Rewrite a follow-up question into one that stands alone."""
-    try:
-        reply = model.invoke(condense_prompt(prompts, question, history), config=config).text
-    except Exception as e:
-        raise provider_error(settings, e) from e
-    return " ".join(reply.split())[: settings.max_question_chars] or question
+    prompt = condense_prompt(prompts, question, history)
+
+    def reply() -> Iterator[str]:
+        yield model.invoke(prompt, config=config).text
+
+    text = "".join(_bounded(reply, settings=settings, budget=budget, stage="rewriting the question"))
+    return standalone(text, question, settings.max_question_chars)
 
 
 async def acondense(
@@ -119,10 +254,13 @@ async def acondense(
     *,
     settings: Settings,
     config: RunnableConfig | None,
+    budget: Budget,
 ) -> str:
     """Rewrite a follow-up question into one that stands alone, without blocking the event loop."""
-    try:
-        reply = (await model.ainvoke(condense_prompt(prompts, question, history), config=config)).text
-    except Exception as e:
-        raise provider_error(settings, e) from e
-    return " ".join(reply.split())[: settings.max_question_chars] or question
+    prompt = condense_prompt(prompts, question, history)
+
+    async def reply() -> AsyncGenerator[str, None]:
+        yield (await model.ainvoke(prompt, config=config)).text
+
+    parts = [p async for p in _abounded(reply(), settings=settings, budget=budget, stage="rewriting")]
+    return standalone("".join(parts), question, settings.max_question_chars)

@@ -76,6 +76,9 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
         temperature=settings.llm_temperature,
         timeout=settings.llm_timeout,
         max_retries=settings.llm_max_retries,
+        # OpenAI, llama.cpp and vLLM all read max_completion_tokens: a small model can
+        # loop for thousands of tokens otherwise.
+        max_completion_tokens=settings.llm_max_tokens,
         streaming=True,
         stream_usage=False,
     )

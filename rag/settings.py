@@ -84,6 +84,24 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature of the chat model.")
     llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the chat endpoint per try.")
     llm_max_retries: int = Field(2, ge=0, le=10, description="Retries (with backoff) on endpoint errors.")
+    llm_max_tokens: int = Field(
+        512,
+        ge=1,
+        le=32768,
+        description="Most tokens the chat model may write per call (stops a looping model).",
+    )
+    llm_deadline: float = Field(
+        90.0,
+        gt=0,
+        description="Seconds one question may spend on chat calls in all (waiting for a slot, rewriting "
+        "the question, streaming the answer); past it the question fails with one line.",
+    )
+    llm_concurrency: int = Field(
+        2,
+        ge=1,
+        le=256,
+        description="Chat calls in flight at once per chain; more wait their turn (extractive answers never do).",
+    )
 
     refuse_below: float = Field(
         0.45,
