@@ -14,6 +14,7 @@ import threading
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -108,7 +109,7 @@ class LocalEmbeddings(Embeddings):
         weights = mask[:, :, None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return pooled / np.clip(norms, 1e-12, None)
+        return np.asarray(pooled / np.clip(norms, 1e-12, None), dtype=np.float32)
 
     def embed_array(self, texts: Sequence[str], *, sort_by_length: bool = True) -> np.ndarray:
         """Embed `texts` into an (n, 384) float32 array of unit vectors, in input order."""
@@ -129,8 +130,8 @@ class LocalEmbeddings(Embeddings):
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed passages for the index."""
-        return self.embed_array(texts).tolist()
+        return cast(list[list[float]], self.embed_array(texts).tolist())
 
     def embed_query(self, text: str) -> list[float]:
         """Embed one question."""
-        return self.embed_array([text])[0].tolist()
+        return cast(list[float], self.embed_array([text])[0].tolist())
