@@ -24,12 +24,12 @@ test: install
 
 ## Benchmarks on SciFact (../shared/bench/scifact): writes BENCHMARKS.md and bench.json.
 bench: install
-	$(BIN)/rag bench
+	$(BIN)/python -m bench
 
 lint: install
-	$(BIN)/ruff check rag tests
-	$(BIN)/ruff format --check rag tests
-	$(BIN)/mypy rag
+	$(BIN)/ruff check rag tests bench evals
+	$(BIN)/ruff format --check rag tests bench evals
+	$(BIN)/mypy --strict rag
 
 clean:
 	rm -rf $(VENV) .rag .pytest_cache
