@@ -1,18 +1,18 @@
 """Latency: retrieval per mode, extractive answers (cold and warm), and the LLM path's own cost.
 
-The LLM path is timed against a loopback OpenAI-compatible endpoint that streams a fixed answer at once.
+The LLM path is timed against the test suite's loopback OpenAI-compatible stub (tests/openai_stub.py),
+which streams a fixed answer at once.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
-import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -21,79 +21,33 @@ from rag.chain import RagChain
 from rag.embeddings import LocalEmbeddings
 from rag.schema import Answer
 from rag.settings import RetrievalMode, Settings
+from tests.openai_stub import OpenAIStub
 
 MODES: tuple[RetrievalMode, ...] = ("vector", "bm25", "hybrid")
 
-ANSWER_PIECES = ["The passages ", "report this ", "finding [1]. ", "A second passage ", "agrees [2]."]
+ANSWER = "The passages report this finding [1]. A second passage agrees [2]."
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    llm: LoopbackLLM
+def endpoint_first_event_ms(base_url: str) -> float:
+    """Time a bare HTTP client's streamed chat request to the endpoint's first event, in ms.
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Stay quiet when a client goes away."""
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        """No access log."""
-
-    def do_POST(self) -> None:
-        """Stream the fixed answer as chat.completion.chunk events, timing the first one."""
-        began = time.perf_counter()
-        body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
-        self.send_response(200)
-        self.send_header("content-type", "text/event-stream")
-        self.end_headers()
-        self.close_connection = True
-        base = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 0}
-        base["model"] = body.get("model") or "bench"
-        for n, piece in enumerate(ANSWER_PIECES):
-            delta = {"role": "assistant", "content": piece}
-            event = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
-            self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
-            self.wfile.flush()
-            if n == 0:
-                self.server.llm.record((time.perf_counter() - began) * 1000)
-        done = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
-        self.wfile.write(f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n".encode())
-        self.wfile.flush()
-
-
-class LoopbackLLM:
-    """A minimal streaming chat endpoint on 127.0.0.1 that records its own time to the first event."""
-
-    def __init__(self) -> None:
-        self.server_ms: list[float] = []
-        self.base_url = ""
-        self._lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def record(self, ms: float) -> None:
-        """Note the server's own time to its first event for one request."""
-        with self._lock:
-            self.server_ms.append(ms)
-
-    def __enter__(self) -> LoopbackLLM:
-        """Serve on a free port in a daemon thread."""
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.llm = self
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+    What the endpoint and the loopback connection cost on their own, subtracted from the chain's
+    time to its first delta to leave the chain's part.
+    """
+    address = urlsplit(base_url)
+    body = json.dumps({"model": "bench", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
+    began = time.perf_counter()
+    conn = http.client.HTTPConnection(address.hostname or "127.0.0.1", address.port, timeout=10)
+    try:
+        conn.request("POST", f"{address.path}/chat/completions", body, {"content-type": "application/json"})
+        response = conn.getresponse()
+        while (line := response.readline()) and not line.startswith(b"data:"):
+            pass
+        elapsed = (time.perf_counter() - began) * 1000
+        response.read()
+    finally:
+        conn.close()
+    return elapsed
 
 
 def _first_delta_ms(chain: RagChain, question: str) -> tuple[float | None, Answer | None]:
@@ -110,17 +64,18 @@ def _first_delta_ms(chain: RagChain, question: str) -> tuple[float | None, Answe
 
 
 def measure_llm_path(chain: RagChain, queries: Sequence[str]) -> dict[str, Any]:
-    """Time the first token of the openai answerer against the loopback server, and its overhead.
+    """Time the first token of the openai answerer against the test suite's stub, and its overhead.
 
     Per question: the extractive chain's time to its first delta, then the openai chain's time to
-    its first delta minus the server's own time to its first event. Neither chain refuses here, and
-    both share the index and the sentence cache (warm after the extractive passes).
+    its first delta minus a bare client's time to the stub's first event. Neither chain refuses
+    here, and both share the index and the sentence cache (warm after the extractive passes).
     """
-    with LoopbackLLM() as llm:
+    with OpenAIStub() as stub:
+        stub.default_text = ANSWER  # every request gets the same streamed answer
         # Never refuse, so every question reaches the model (and the extractive answerer).
         answer_all = chain.settings.model_copy(update={"refuse_below": 0.0})
         llm_settings = answer_all.model_copy(
-            update={"llm": "openai", "openai_base_url": llm.base_url, "openai_api_key": SecretStr("bench")}
+            update={"llm": "openai", "openai_base_url": stub.base_url, "openai_api_key": SecretStr("bench")}
         )
         extractive = RagChain(answer_all, chain.retriever, chain.embeddings, vectors=chain.vectors)
         began = time.perf_counter()
@@ -129,13 +84,15 @@ def measure_llm_path(chain: RagChain, queries: Sequence[str]) -> dict[str, Any]:
         first_call_ms: float | None = None
         first: list[float] = []
         overhead: list[float] = []
+        endpoint: list[float] = []
         for question in queries:
             extractive_ms, _ = _first_delta_ms(extractive, question)
-            calls = len(llm.server_ms)
+            calls = len(stub.requests)
             token_ms, _ = _first_delta_ms(llm_chain, question)
-            if len(llm.server_ms) == calls or token_ms is None or extractive_ms is None:
+            if len(stub.requests) == calls or token_ms is None or extractive_ms is None:
                 continue  # refused before the model was asked
-            own = token_ms - llm.server_ms[-1]
+            endpoint.append(endpoint_first_event_ms(stub.base_url))
+            own = token_ms - endpoint[-1]
             if first_call_ms is None:
                 first_call_ms = round(own, 1)  # the first request also opens the HTTP client
                 continue
@@ -146,7 +103,7 @@ def measure_llm_path(chain: RagChain, queries: Sequence[str]) -> dict[str, Any]:
         "first_call_ms": first_call_ms,
         "first_token": summarize(first),
         "overhead": summarize(overhead),
-        "server_first_event": summarize(llm.server_ms),
+        "endpoint_first_event": summarize(endpoint),
     }
 
 

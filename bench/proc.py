@@ -1,4 +1,4 @@
-"""The machine, and whole-process figures: peak RSS, `rag ask` cold start, `rag serve` ready."""
+"""The machine, and whole-process figures: running children, peak RSS, `rag ask` cold start."""
 
 from __future__ import annotations
 
@@ -6,14 +6,12 @@ import json
 import os
 import platform
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -41,17 +39,26 @@ class Ran:
     stderr: str
 
 
-def vm_hwm_mb(pid: int) -> float | None:
-    """Return a live process's peak resident set so far (VmHWM), or None where /proc can't tell."""
-    # Not ru_maxrss: Linux carries the high-water mark from before exec (the benchmark's own, as
-    # subprocess forks it) into the child's, so every child would report at least ours.
+def _status_mb(pid: int, key: str) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(key):
                 return int(line.split()[1]) / 1024
     except (OSError, ValueError, IndexError):
         pass
     return None
+
+
+def vm_hwm_mb(pid: int) -> float | None:
+    """Return a live process's peak resident set so far (VmHWM), or None where /proc can't tell."""
+    # Not ru_maxrss: Linux carries the high-water mark from before exec (the benchmark's own, as
+    # subprocess forks it) into the child's, so every child would report at least ours.
+    return _status_mb(pid, "VmHWM:")
+
+
+def vm_rss_mb(pid: int) -> float | None:
+    """Return a live process's resident set now (VmRSS), or None where /proc can't tell."""
+    return _status_mb(pid, "VmRSS:")
 
 
 class _PeakWatch(threading.Thread):
@@ -197,77 +204,6 @@ def measure_import_rag() -> dict[str, Any]:
     if ran.code != 0:
         raise _failed("import rag", ran)
     return {"wall_s": round(ran.seconds, 2), **import_profile(ran.stderr)}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Terminate a child we started; kill it when it is still there after 10 s."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _serve_once(env: dict[str, str], extra: list[str], timeout: float) -> tuple[float, float | None]:
-    """Start `rag serve`, wait for HTTP 200 on its page, stop it; return (ready s, peak RSS MB)."""
-    port = _free_port()
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with tempfile.TemporaryFile() as log:
-        began = time.perf_counter()
-        proc = subprocess.Popen(
-            [*rag_command(), "serve", "--port", str(port), *extra], stdout=log, stderr=log, env=env
-        )
-        ready: float | None = None
-        rss: float | None = None
-        try:
-            while ready is None and time.perf_counter() - began < timeout and proc.poll() is None:
-                try:
-                    with opener.open(f"http://127.0.0.1:{port}/", timeout=2) as response:
-                        if response.status == 200:
-                            ready = time.perf_counter() - began
-                            rss = vm_hwm_mb(proc.pid)
-                except OSError:
-                    time.sleep(0.05)
-        finally:
-            _stop(proc)
-        if ready is None:
-            log.seek(0)
-            tail = log.read().decode(errors="replace").strip().splitlines()[-3:]
-            raise BenchError(f"rag serve was not ready within {timeout:.0f} s: {' / '.join(tail)}")
-        return ready, rss
-
-
-def measure_serve(env: dict[str, str], timeout: float = 120, runs: int = 3) -> dict[str, Any]:
-    """Time `rag serve` to its first HTTP 200, median of `runs` (as run, and with --no-ingest)."""
-    helped = run([*rag_command(), "serve", "--help"], env)
-    if helped.code != 0:
-        return {"available": False, "reason": "not available: this `rag` has no serve command"}
-    try:
-        samples = [_serve_once(env, [], timeout) for _ in range(runs)]
-    except BenchError as e:
-        return {"available": False, "reason": f"failed: {e}"}
-    ready = statistics.median(s for s, _ in samples)
-    result: dict[str, Any] = {
-        "available": True,
-        "ready_s": round(ready, 2),
-        "ready_runs_s": [round(s, 2) for s, _ in samples],
-        "peak_rss_mb": _round(max((r for _, r in samples if r is not None), default=None)),
-    }
-    limit = "start-up (imports incl. gradio, model load, opening the index) and the page's first render"
-    if "--no-ingest" in helped.stdout:
-        bare = statistics.median(_serve_once(env, ["--no-ingest"], timeout)[0] for _ in range(runs))
-        result["no_ingest_ready_s"] = round(bare, 2)
-        limit += f"; the incremental ingest scan of the unchanged corpus adds ≈ {max(ready - bare, 0):.2f} s"
-    result["limited_by"] = limit
-    return result
 
 
 def _cpu_name() -> str:

@@ -1,13 +1,14 @@
-"""`rag bench`: ingest against the model's limit, retrieval and answer latency, scale, cold start, peer.
+"""`python -m bench`: ingest against the model's limit, latency, scale, start-up, chat load, the peer.
 
 Everything runs in one go on SciFact (a BEIR dataset) and is written to BENCHMARKS.md and bench.json.
-The per-area measurements live in bench_embedding, bench_peer, bench_latency, bench_scale and
-bench_proc; the figures and
-targets are rendered by bench_report.
+The per-area measurements live in bench.embedding, bench.peer, bench.latency, bench.scale,
+bench.proc, bench.serve, bench.load and bench.formats; bench.targets checks the budgets and
+bench.figures renders the page.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import shutil
@@ -22,7 +23,9 @@ from typing import Any
 from urllib.parse import quote
 
 from bench.embedding import chunk_texts, measure_embedding
-from bench.report import BenchError, foreign_sections, markdown, peer_ratios, targets
+from bench.figures import markdown
+from bench.report import BenchError, foreign_sections, peer_ratios
+from bench.targets import targets
 from rag.embeddings import LocalEmbeddings
 from rag.settings import Settings
 
@@ -33,7 +36,7 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z-]+")
 
 @dataclass(frozen=True)
 class BenchConfig:
-    """What `rag bench` runs."""
+    """What `python -m bench` runs."""
 
     beir: Path
     out: Path
@@ -43,6 +46,8 @@ class BenchConfig:
     scale: tuple[int, ...] = (1_000, 10_000, 100_000)
     ask_runs: int = 3
     skip_serve: bool = False
+    sessions: int = 2_000  # new Gradio sessions for the memory plateau
+    serve_files: int = 5_000  # SciFact files of the first index `rag serve` must serve during
     work: Path | None = None  # default: a temporary folder, removed afterwards
 
 
@@ -93,47 +98,50 @@ def corpus_words(texts: Sequence[str]) -> list[str]:
     return [w.lower() for t in texts for w in _WORD.findall(t)]
 
 
-def _notes(r: dict[str, Any]) -> list[str]:
-    peer, emb = r["peer"], r["embedding"]
-    return [
-        f"Corpus: the first {emb['documents']:,} SciFact documents, each written as `<id>.txt` (title, blank "
-        f"line, text) and ingested by `rag.ingest` (collection `{COLLECTION}`, chunks of "
-        f"{r['config']['chunk_size']} tokens, overlap {r['config']['chunk_overlap']}); queries: the first "
-        f"{r['latency']['queries']} of queries.jsonl.",
-        "Raw limit: `LocalEmbeddings.embed_array` on the exact chunk texts ingest produces, with the same "
-        "session ingest uses; timed before and after the ingest and averaged. Throughputs are per wall "
-        "second and per CPU-second of this process (all threads): on a busy machine the CPU figure is the "
-        "steadier one, though ONNX Runtime's spinning threads inflate it too. Chroma writes are timed by "
-        "writing the ingested chunks again, in ingest's flushes, to a scratch collection.",
-        f"Peer: {peer['pipeline']}, same embeddings object. Its chunks are longer ({peer['chunks']:,} chunks "
-        f"of {peer['mean_chunk_tokens']} tokens on average, {peer['chunks_over_model_limit']} over the "
-        f"model's 256-token window and truncated; ours {emb['chunks']:,} of {emb['mean_chunk_tokens']}), "
-        "so documents/s is the fair ingest comparison. Its time covers reading, splitting, embedding and "
-        "writing; ours also builds the BM25 index.",
-        "Latency: warm (after one warm-up query), one process, `Retriever.search(q, k=5, mode=...)` "
-        "(the product's top_k). "
-        "Extractive answers: `build_chain(...).invoke`, first pass on an empty sentence cache, second pass "
-        "warm; the target is checked on the warm pass.",
-        "LLM path: a loopback OpenAI-compatible endpoint (rag/bench_latency.py) streams a fixed answer at "
-        "once; first token = `chain.stream` call to its first text delta minus the endpoint's own time to "
-        "its first event; overhead = that minus the extractive chain's time to its first delta for the same "
-        "question, both with refusals off so every question reaches the model. The first request (which "
-        "opens the HTTP client) is reported apart.",
-        r["scale"]["how"],
-        "Peak RSS: the child's VmHWM from /proc, sampled every 20 ms (`rag ingest -q` into a fresh data "
-        "dir; `rag serve` at its first HTTP 200, before any question).",
-        f"Cold start: `rag ask --json` on the indexed data dir, {len(r['cold_start']['ask']['runs_s'])} "
-        "run(s), median, after one `python -X importtime` run that also warms the page cache; `rag serve` "
-        "until `GET /` answers 200.",
-    ]
+def _formats(work: Path, on_stage: Callable[[str], None]) -> dict[str, Any]:
+    """Run bench.formats (PDF pages/s, OCR s/page, parsing's CPU share) when that module exists."""
+    try:  # helper module written alongside; imported by name so the suite runs without it
+        formats = importlib.import_module("bench.formats")
+    except ModuleNotFoundError as e:
+        if e.name != "bench.formats":
+            raise
+        return {"available": False, "reason": "bench/formats.py is not in this tree yet"}
+    on_stage("formats: PDF text pages/s, OCR s/page, parsing's share of ingest CPU")
+    return {"available": True, **formats.measure_formats(work / "formats")}
+
+
+def _serving(
+    config: BenchConfig, work: Path, docs_per_s: float | None, on_stage: Callable[[str], None]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Start-up of `rag serve` on the index and during a first index, and the chat under load."""
+    from bench import proc as bench_proc
+    from bench.load import measure_chat_load
+    from bench.serve import measure_serve, measure_serve_during_index
+
+    if config.skip_serve:
+        skipped = {"available": False, "reason": "skipped (--skip-serve)"}
+        return skipped, dict(skipped), dict(skipped)
+    on_stage("serve: `rag serve` to its first HTTP 200 on the index")
+    serve = measure_serve(bench_proc.child_env(work / "corpus", work / "proc-data", COLLECTION))
+    documents, _ = load_beir(config.beir, config.serve_files, 1)
+    on_stage(f"serve: during a first index of {len(documents):,} files")
+    corpus = write_docs(documents, work / "serve-corpus")
+    env = bench_proc.child_env(corpus, work / "serve-data", COLLECTION)
+    during = measure_serve_during_index(env, len(documents), docs_per_s)
+    try:
+        chat = {"available": True, **measure_chat_load(work, config.sessions, on_stage)}
+    except BenchError as e:
+        chat = {"available": False, "reason": f"failed: {e}"}
+    return serve, during, chat
 
 
 def run_bench(config: BenchConfig, on_stage: Callable[[str], None]) -> dict[str, Any]:
     """Run every measurement, write BENCHMARKS.md and bench.json into `config.out`, return the figures."""
+    from bench import proc as bench_proc
     from bench.latency import measure_latency
+    from bench.notes import notes
     from bench.peer import build_peer
     from bench.scale import measure_scale
-    from rag import bench_proc
 
     began, load_start = time.perf_counter(), bench_proc.load_average()
     documents, queries = load_beir(config.beir, config.docs, config.queries)
@@ -158,24 +166,13 @@ def run_bench(config: BenchConfig, on_stage: Callable[[str], None]) -> dict[str,
         on_stage(f"latency: {len(queries)} queries per mode and the peer's, extractive and LLM answers")
         latency = measure_latency(settings, embeddings, queries, peer_search)
         peer["query"] = latency.pop("peer_similarity_search")
-        scale = measure_scale(
-            settings,
-            embeddings,
-            queries,
-            corpus_words(chunk_texts(settings, embeddings)),
-            config.scale,
-            work,
-            on_stage,
-        )
-        on_stage("processes: rag ingest (peak RSS), rag ask (cold), rag serve (ready)")
+        words = corpus_words(chunk_texts(settings, embeddings))
+        scale = measure_scale(settings, embeddings, queries, words, config.scale, work, on_stage)
+        on_stage("processes: rag ingest (peak RSS), rag ask (cold)")
         env = bench_proc.child_env(corpus, work / "proc-data", COLLECTION)
         processes = {"ingest": bench_proc.measure_ingest_process(env, embedding["chunks"])}
         ask = bench_proc.measure_ask(env, queries[0], config.ask_runs)
-        serve: dict[str, Any] = (
-            {"available": False, "reason": "skipped (--skip-serve)"}
-            if config.skip_serve
-            else bench_proc.measure_serve(env)
-        )
+        serve, during, chat = _serving(config, work, embedding["docs_per_s"], on_stage)
         processes["serve"] = {"peak_rss_mb": serve.get("peak_rss_mb")} if serve.get("available") else {}
         result: dict[str, Any] = {
             "command": config.command,
@@ -186,6 +183,8 @@ def run_bench(config: BenchConfig, on_stage: Callable[[str], None]) -> dict[str,
                 "documents": len(documents),
                 "queries": len(queries),
                 "scale": list(config.scale),
+                "sessions": config.sessions,
+                "serve_files": config.serve_files,
                 "chunk_size": settings.chunk_size,
                 "chunk_overlap": settings.chunk_overlap,
                 "embedding_model": settings.embedding_model_id,
@@ -196,12 +195,19 @@ def run_bench(config: BenchConfig, on_stage: Callable[[str], None]) -> dict[str,
             "latency": latency,
             "scale": scale,
             "processes": processes,
-            "cold_start": {"ask": ask, "import_rag": bench_proc.measure_import_rag(), "serve": serve},
+            "cold_start": {
+                "ask": ask,
+                "import_rag": bench_proc.measure_import_rag(),
+                "serve": serve,
+                "serve_during_index": during,
+            },
+            "chat": chat,
+            "formats": _formats(work, on_stage),
         }
         result["peer"]["ratios"] = peer_ratios(result)
         result["seconds"] = round(time.perf_counter() - began, 1)
         result["targets"] = targets(result)
-        result["notes"] = _notes(result)
+        result["notes"] = notes(result, COLLECTION)
         config.out.mkdir(parents=True, exist_ok=True)
         (config.out / "bench.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         page = config.out / "BENCHMARKS.md"

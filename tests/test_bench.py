@@ -1,4 +1,5 @@
-"""`rag bench` plumbing on a tiny BEIR folder: every section runs and lands in bench.json and BENCHMARKS.md.
+"""`python -m bench` plumbing on a tiny BEIR folder: every section runs and lands in bench.json and
+BENCHMARKS.md; the serve, chat-load and memory measurements run against a real `rag serve`.
 
 No timing is asserted here: the benchmark checks its targets itself.
 """
@@ -6,12 +7,20 @@ No timing is asserted here: the benchmark checks its targets itself.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
-from typer.testing import CliRunner
+import pytest
 
+from bench.__main__ import main
+from bench.load import measure_chat_load, plateau
+from bench.proc import child_env
 from bench.report import foreign_sections
-from rag.cli import app
+from bench.serve import measure_serve_during_index
+from bench.suite import load_beir, write_docs
+
+ROOT = Path(__file__).resolve().parents[1]
 
 TOPICS = [
     ("Vitamin D", "bone density in older adults", "calcium absorption"),
@@ -41,32 +50,40 @@ def _beir(folder: Path, docs: int = 20, queries: int = 5) -> Path:
     return folder
 
 
-def test_bench_writes_every_section(tmp_path: Path) -> None:
+def test_bench_writes_every_section(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     beir, out = _beir(tmp_path / "scifact"), tmp_path / "out"
-    args = ["bench", "--beir", str(beir), "--out", str(out), "--skip-serve"]
-    result = CliRunner().invoke(app, [*args, "--scale", "200,500", "--queries", "5", "--ask-runs", "1"])
-    assert result.exit_code == 0, result.output
+    args = ["--beir", str(beir), "--out", str(out), "--skip-serve"]
+    assert main([*args, "--scale", "200,500", "--queries", "5", "--ask-runs", "1"]) == 0
+    printed = capsys.readouterr().out
 
     data = json.loads((out / "bench.json").read_text(encoding="utf-8"))
     for key in ("command", "machine", "config", "embedding", "peer", "latency", "scale", "processes"):
         assert key in data
-    assert {"cold_start", "targets", "notes"} <= data.keys()
+    assert {"cold_start", "targets", "notes", "chat", "formats"} <= data.keys()
+    assert data["command"].startswith("python -m bench --beir")
     assert data["config"]["documents"] == 20 and data["config"]["queries"] == 5
     emb = data["embedding"]
     assert emb["chunks"] == emb["chunks_ingested"] > 0
     assert emb["raw_sorted_per_s"] > 0 and emb["raw_unsorted_per_s"] > 0 and emb["ingest_vs_raw"] > 0
     assert data["peer"]["chunks"] > 0 and data["peer"]["query"]["n"] == 5
     assert set(data["latency"]["retrieval"]) == {"vector", "bm25", "hybrid"}
-    assert data["latency"]["extractive_warm"]["n"] == 5
-    assert data["latency"]["llm"]["first_token"]["n"] == 4  # the first call is reported apart
+    assert data["latency"]["extractive_warm"]["n"] == data["latency"]["extractive_cold"]["n"] == 5
+    llm = data["latency"]["llm"]  # against tests/openai_stub.py; the first call is reported apart
+    assert llm["first_token"]["n"] == 4 and llm["endpoint_first_event"]["n"] == 5
     assert [row["chunks"] for row in data["scale"]["sizes"]] == [200, 500]
     assert data["processes"]["ingest"]["peak_rss_mb"] > 0
     ask = data["cold_start"]["ask"]
     assert len(ask["runs_s"]) == 1 and ask["heavy_unused_imports"] == []
     assert data["cold_start"]["import_rag"]["heavy_unused_imports"] == []
-    assert data["cold_start"]["serve"]["available"] is False
-    assert {t["target"] for t in data["targets"]} >= {"ingest vs raw model throughput"}
+    for skipped in (data["cold_start"]["serve"], data["cold_start"]["serve_during_index"], data["chat"]):
+        assert skipped == {"available": False, "reason": "skipped (--skip-serve)"}
+    names = {t["target"] for t in data["targets"]}
+    assert {"extractive answer p50, warm cache", "extractive answer p50, cold cache"} <= names
+    assert "`rag serve` page during a first index of 5,000 files" in names
     assert all(set(t) == {"target", "value", "goal", "met", "limited_by"} for t in data["targets"])
+    unmeasured = [t for t in data["targets"] if t["value"] == "not measured"]
+    assert unmeasured and all(t["met"] is None and t["limited_by"] for t in unmeasured)
+    assert "extractive answer p50, cold cache" in printed
 
     md = (out / "BENCHMARKS.md").read_text(encoding="utf-8")
     assert "| target | value | goal | met | what limits it |" in md
@@ -74,17 +91,52 @@ def test_bench_writes_every_section(tmp_path: Path) -> None:
     assert data["command"] in md and data["machine"]["cpu"] in md
 
 
-def test_bench_without_the_dataset_says_where_to_get_it(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["bench", "--beir", str(tmp_path / "missing"), "--out", str(tmp_path)])
-    assert result.exit_code == 1
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and "scifact.zip" in lines[0] and "--beir" in lines[0]
+def test_python_m_bench_without_the_dataset_says_where_to_get_it(tmp_path: Path) -> None:
+    missing = tmp_path / "missing"
+    ran = subprocess.run(
+        [sys.executable, "-m", "bench", "--beir", str(missing), "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 1 and ran.stdout == ""
+    lines = ran.stderr.strip().splitlines()
+    assert len(lines) == 1 and "scifact.zip" in lines[0] and "--beir" in lines[0] and str(missing) in lines[0]
     assert not (tmp_path / "bench.json").exists()
+
+
+def test_chat_load_and_memory_against_a_real_server(tmp_path: Path) -> None:
+    stages: list[str] = []
+    chat = measure_chat_load(tmp_path, sessions=8, on_stage=stages.append, users=3, questions=2)
+    load, memory = chat["load"], chat["memory"]
+    # Which source each answer cites is tests/test_load.py's to check; here: every question answered.
+    assert load["answers"] == 6 and load["errors"] == [] and 0 < load["correct"] <= 6
+    assert load["peak_rss_mb"] >= load["rss_before_mb"] > 50
+    assert memory["sessions"] == 8 and memory["error_count"] == 0 and 0 <= memory["correct"] <= 8
+    assert [n for n, _ in memory["rss_mb"]] == list(range(9)) and all(mb for _, mb in memory["rss_mb"])
+    assert memory["flat"] in (True, False) and stages
+
+
+def test_serve_during_a_first_index(tmp_path: Path) -> None:
+    documents, _ = load_beir(_beir(tmp_path / "scifact", docs=12), None, 1)
+    env = child_env(write_docs(documents, tmp_path / "corpus"), tmp_path / "data", "bench-serve")
+    during = measure_serve_during_index(env, len(documents), docs_per_s=None, timeout=180)
+    assert during["available"] is True and during["files"] == 12
+    assert 0 < during["ready_s"] < during["timeout_s"] and during["rss_at_ready_mb"] > 50
+
+
+def test_plateau_tells_a_leak_from_a_flat_curve() -> None:
+    leak = [(n, 388 + n * 0.145) for n in range(0, 2001, 250)]  # ~150 KB a session
+    flat = [(n, 420 + (3 if n else 0) + (n % 500) / 250) for n in range(0, 2001, 250)]
+    assert plateau(leak)["flat"] is False and plateau(leak)["kb_per_session_second_half"] > 100
+    assert plateau(flat)["flat"] is True
+    assert plateau([(0, 400.0), (10, None)]) == {"kb_per_session_second_half": None, "flat": None}
 
 
 def test_sections_written_by_hand_survive_a_rerun() -> None:
     page = (
-        "# Benchmarks\n\nGenerated by `rag bench`.\n\n## Targets\n\n| a |\n\n## Load: 50 sessions\n\n"
+        "# Benchmarks\n\nGenerated by `python -m bench`.\n\n## Targets\n\n| a |\n\n## Load: 50 sessions\n\n"
         "by hand\n\n## All figures\n\n| b |\n\n## How they were made\n\n- c\n\n## Notes\n\nmore\n"
     )
     assert foreign_sections(page) == "\n## Load: 50 sessions\n\nby hand\n\n## Notes\n\nmore\n"
