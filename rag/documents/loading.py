@@ -26,6 +26,7 @@ SUPPORTED = (
     ".epub",
 )
 _TITLE_CHARS = 120
+_TABLES = (".xlsx", ".csv", ".tsv")
 _log = logging.getLogger("rag.documents")
 
 
@@ -172,7 +173,8 @@ def load_document(
     return SourceDocument(
         source=source,
         text=parsed.text,
-        title=parsed.title or _first_line_title(parsed.text),
+        # A spreadsheet's first line is a row, not a title: its file name says more.
+        title=parsed.title or (path.stem if suffix in _TABLES else _first_line_title(parsed.text)),
         sha256=hashlib.sha256(data).hexdigest(),
         pages=parsed.pages,
         sections=parsed.sections,

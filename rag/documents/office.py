@@ -63,8 +63,12 @@ def load_docx(data: bytes) -> Parsed:
         if not text:
             continue
         level = _heading_level(block)
-        if level is not None:
-            title = title or (text if level <= 1 else "")
+        if level == 0:  # the document's title: the chunks' title already, not a section
+            title = title or " ".join(text.split())
+            path = []
+            builder.section("")
+        elif level is not None:
+            title = title or (text if level == 1 else "")
             path = [(lv, t) for lv, t in path if lv < level] + [(level, " ".join(text.split()))]
             builder.section(" > ".join(t for _, t in path))
         builder.block(text)

@@ -30,9 +30,10 @@ _WORD_BREAK = re.compile(r"(\w)-\n(?=[a-z])")
 class _Line:
     text: str
     left: float
-    bottom: float
+    bottom: float  # of the first character
     right: float
     top: float
+    end_bottom: float  # of the last one: a line PDFium joined at a hyphen ends lower than it starts
 
 
 def _lines(textpage: Any) -> list[_Line]:
@@ -47,8 +48,8 @@ def _lines(textpage: Any) -> list[_Line]:
             first = index + (len(piece) - len(piece.lstrip()))
             last = index + len(piece.rstrip()) - 1
             left, bottom, _, top = textpage.get_charbox(first)
-            _, _, right, _ = textpage.get_charbox(last)
-            out.append(_Line(" ".join(clean.split()), left, bottom, right, top))
+            _, end_bottom, right, _ = textpage.get_charbox(last)
+            out.append(_Line(" ".join(clean.split()), left, bottom, right, top, end_bottom))
         index += n + 2
     return out
 
@@ -61,10 +62,9 @@ def _paragraphs(lines: list[_Line]) -> list[str]:
     margin = rights[int(0.9 * (len(rights) - 1))]
     lefts = sorted(line.left for line in lines)
     indent = lefts[len(lefts) // 10]
-    pitches = sorted(
-        a.bottom - b.bottom for a, b in zip(lines, lines[1:], strict=False) if 0 < a.bottom - b.bottom < 100
-    )
-    pitch = pitches[len(pitches) // 2] if pitches else 0.0
+    gaps = [a.end_bottom - b.bottom for a, b in zip(lines, lines[1:], strict=False)]
+    pitches = sorted(g for g in gaps if 0 < g < 100)
+    pitch = pitches[(len(pitches) - 1) // 2] if pitches else 0.0
     full = margin - 0.15 * (margin - indent)
     paragraphs: list[str] = []
     current: list[str] = []
@@ -75,7 +75,7 @@ def _paragraphs(lines: list[_Line]) -> list[str]:
             nxt is not None
             and line.right >= full
             and not _BULLET.match(nxt.text)
-            and (pitch == 0 or 0 < line.bottom - nxt.bottom <= 1.5 * pitch)
+            and (pitch == 0 or 0 < line.end_bottom - nxt.bottom <= 1.5 * pitch)
         )
         if not joins:
             paragraphs.append(_WORD_BREAK.sub(r"\1", "\n".join(current)).replace("\n", " "))

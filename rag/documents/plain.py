@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import re
 
@@ -49,6 +50,8 @@ def decode(data: bytes) -> tuple[str, str]:
     best = results[0]
     near = [r for r in results if r.encoding in _PREFERRED and r.chaos <= best.chaos + _TIE_CHAOS]
     encoding = min(near, key=lambda r: _PREFERRED[r.encoding]).encoding if near else best.encoding
+    if encoding not in _PREFERRED:  # charset-normalizer names one of the code pages that read alike
+        encoding = next((e for e in _PREFERRED if _decodes_alike(data, e, encoding)), encoding)
     try:
         return data.decode(encoding), encoding
     except (UnicodeDecodeError, LookupError):
@@ -57,34 +60,55 @@ def decode(data: bytes) -> tuple[str, str]:
         ) from None
 
 
+def _decodes_alike(data: bytes, one: str, other: str) -> bool:
+    try:
+        return data.decode(one) == data.decode(other)
+    except (UnicodeDecodeError, LookupError):
+        return False
+
+
 def unwrap(text: str, fenced: tuple[tuple[int, int], ...] = ()) -> str:
     """Join the lines of hard-wrapped paragraphs, keeping every offset: each joining newline becomes a space.
 
-    A file is hard-wrapped when most of its lines end near one width (at most 100 characters); then
-    a line that reaches that width and is followed by plain text continues the paragraph.
+    A file is hard-wrapped when most lines inside its paragraphs end near one width (at most 100
+    characters); then a line that reaches that width and is followed by plain text continues.
     """
     lines = text.split("\n")
-    lengths = sorted(len(line.rstrip()) for line in lines if line.strip())
-    if len(lengths) < 4:
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+
+    in_code = [False] * len(lines)
+    for a, b in fenced:
+        i = bisect.bisect_right(starts, a) - 1
+        while i < len(lines) and starts[i] < b:
+            in_code[i] = True
+            i += 1
+
+    def plain(i: int) -> bool:
+        return bool(lines[i].strip()) and not in_code[i] and not _WHOLE_LINE.match(lines[i])
+
+    # Widths of the lines inside paragraphs (next to another line); headings and code left out.
+    lengths = sorted(
+        len(lines[i].rstrip())
+        for i in range(len(lines))
+        if plain(i)
+        and not _STARTS_BLOCK.match(lines[i])
+        and ((i + 1 < len(lines) and lines[i + 1].strip()) or (i > 0 and lines[i - 1].strip()))
+    )
+    if len(lengths) < 3:
         return text
     width = lengths[int(0.9 * (len(lengths) - 1))]
     if not 30 <= width <= 100 or sum(n >= 0.75 * width for n in lengths) < 0.5 * len(lengths):
         return text
     out = list(text)
-    pos = 0
-    for line, nxt in zip(lines, lines[1:], strict=False):
-        end = pos + len(line)  # the newline after `line`
-        if (
-            len(line.rstrip()) >= 0.6 * width
-            and nxt.strip()
-            and not _STARTS_BLOCK.match(nxt)
-            and not _WHOLE_LINE.match(line)
-            and not any(a <= end < b for a, b in fenced)
-        ):
+    for i in range(len(lines) - 1):
+        line, nxt = lines[i], lines[i + 1]
+        if len(line.rstrip()) >= 0.6 * width and plain(i) and plain(i + 1) and not _STARTS_BLOCK.match(nxt):
+            end = starts[i + 1] - 1  # the newline after `line`
             out[end] = " "
             if line.endswith("\r"):
                 out[end - 1] = " "
-        pos = end + 1
     return "".join(out)
 
 

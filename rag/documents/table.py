@@ -1,4 +1,4 @@
-"""Rows of a table as self-contained lines that name their columns: "station: Bergen; rainfall_mm: 2250"."""
+"""Rows of a table as self-contained lines that name their columns: "station: Bergen; rainfall_mm: 2250."."""
 
 from __future__ import annotations
 
@@ -36,7 +36,10 @@ def iter_row_lines(rows: Iterable[Sequence[object]]) -> Iterator[str]:
             if cell:
                 name = header[j] if j < len(header) else f"column {j + 1}"
                 named.append(f"{name}: {cell}")
-        yield "; ".join(named)
+        line = "; ".join(named)
+        # A full stop makes the row read, and be quoted, as the sentence it is (a short line without
+        # one reads as a heading).
+        yield line if line.endswith((".", "!", "?", "…")) else line + "."
 
 
 def row_lines(rows: Iterable[Sequence[object]]) -> list[str]:
