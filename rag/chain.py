@@ -214,6 +214,7 @@ class RagChain(Runnable[ChainInput, Event]):
                 settings=self.settings,
                 config=config,
                 budget=budget,
+                fallback=plan.query,  # when the model's rewrite is no rewrite
             )
             plan = QueryPlan(query, True)
         found = await asyncio.to_thread(self._retrieve, chat, plan, began)
@@ -251,6 +252,7 @@ class RagChain(Runnable[ChainInput, Event]):
                 settings=self.settings,
                 config=config,
                 budget=budget,
+                fallback=plan.query,  # when the model's rewrite is no rewrite
             )
             return QueryPlan(query, True)
         return plan

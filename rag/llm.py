@@ -25,6 +25,7 @@ from rag.limits import LLMLimit
 from rag.prompts import ChainPrompts
 from rag.schema import Passage, Turn
 from rag.settings import Settings
+from rag.text import content_terms
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -219,11 +220,21 @@ def condense_prompt(prompts: ChainPrompts, question: str, history: Sequence[Turn
     return prompts.condense.format(history=lines, question=question)
 
 
-def standalone(reply: str, question: str, limit: int) -> str:
-    """Clean a model's rewrite: its first line, without a label or quotes; the question if empty."""
+def standalone(reply: str, question: str, limit: int, fallback: str | None = None) -> str:
+    """Return the model's rewrite of `question`, or `fallback` (default: the question) if it is no rewrite.
+
+    A rewrite is the reply's first line, without a label or quotes. It must still be a question
+    (when the original is one) and keep every content word of the original: small models answer
+    the question instead, or swap in the previous topic, and searching that would leak history.
+    """
     lines = [line for line in reply.strip().splitlines() if line.strip()]
-    text = _LABEL.sub("", lines[0] if lines else "").strip().strip(_QUOTES).strip()
-    return " ".join(text.split())[:limit] or question
+    text = " ".join(_LABEL.sub("", lines[0] if lines else "").strip().strip(_QUOTES).split())
+    asks = question.rstrip().endswith("?")
+    if not text or len(text) > limit or (asks and not text.endswith("?")):
+        return fallback or question
+    if content_terms(question) - content_terms(text):
+        return fallback or question
+    return text
 
 
 def condense(
@@ -235,15 +246,16 @@ def condense(
     settings: Settings,
     config: RunnableConfig | None,
     budget: Budget,
+    fallback: str | None = None,
 ) -> str:
-    """Rewrite a follow-up question into one that stands alone."""
+    """Rewrite a follow-up question into one that stands alone (`fallback` when the model can't)."""
     prompt = condense_prompt(prompts, question, history)
 
     def reply() -> Iterator[str]:
         yield model.invoke(prompt, config=config).text
 
     text = "".join(_bounded(reply, settings=settings, budget=budget, stage="rewriting the question"))
-    return standalone(text, question, settings.max_question_chars)
+    return standalone(text, question, settings.max_question_chars, fallback)
 
 
 async def acondense(
@@ -255,6 +267,7 @@ async def acondense(
     settings: Settings,
     config: RunnableConfig | None,
     budget: Budget,
+    fallback: str | None = None,
 ) -> str:
     """Rewrite a follow-up question into one that stands alone, without blocking the event loop."""
     prompt = condense_prompt(prompts, question, history)
@@ -263,4 +276,4 @@ async def acondense(
         yield (await model.ainvoke(prompt, config=config)).text
 
     parts = [p async for p in _abounded(reply(), settings=settings, budget=budget, stage="rewriting")]
-    return standalone("".join(parts), question, settings.max_question_chars)
+    return standalone("".join(parts), question, settings.max_question_chars, fallback)
