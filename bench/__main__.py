@@ -35,7 +35,7 @@ def _sizes(value: str) -> tuple[int, ...]:
 
 
 def parser() -> argparse.ArgumentParser:
-    """Declare the options (those of the former `rag bench`, plus the load's session count)."""
+    """Declare the options: those of the former `rag bench`, --skip-formats and --sessions."""
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument(
         "--beir",
@@ -50,6 +50,9 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--scale", type=_sizes, default=(1_000, 10_000, 100_000), help="synthetic collection sizes, in chunks"
+    )
+    p.add_argument(
+        "--skip-formats", action="store_true", help="don't time document formats (bench/formats.py)"
     )
     p.add_argument("--queries", type=_positive, default=200, help="SciFact queries timed per figure")
     p.add_argument("--ask-runs", type=_positive, default=3, help="`rag ask` cold runs (median)")
@@ -76,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         scale=args.scale,
         ask_runs=args.ask_runs,
         skip_serve=args.skip_serve,
+        skip_formats=args.skip_formats,
         sessions=args.sessions,
     )
     try:

@@ -108,6 +108,29 @@ def figure_rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
     return rows + _service_rows(r)
 
 
+# (bench.formats key, what it is, unit)
+FORMAT_FIGURES = (
+    ("pdf_pages_per_s", "100-page text PDF: pages/s", ""),
+    ("pdf_pages_per_cpu_s", "100-page text PDF: pages per CPU-s", ""),
+    ("ocr_s_per_page", "OCR of a scanned page (Tesseract), s/page", " s"),
+    ("html_file_mb", "deeply nested HTML: file size", " MB"),
+    ("html_peak_mb", "deeply nested HTML: peak RSS added by parsing", " MB"),
+    ("html_peak_per_file_mb", "deeply nested HTML: peak ÷ file size", "×"),
+    ("pdf_file_mb", "300-page text PDF: file size", " MB"),
+    ("pdf_peak_mb", "300-page text PDF: peak RSS added by parsing", " MB"),
+    ("pdf_peak_per_file_mb", "300-page text PDF: peak ÷ file size", "×"),
+    ("parse_files", "SciFact files parsed (the benchmark's corpus)", ""),
+    ("parse_cpu_s", "SciFact: parsing CPU", " s"),
+    ("parse_cpu_share", "SciFact: parsing's share of ingest CPU", "%"),
+)
+
+
+def _format_value(value: Any, unit: str) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.1%}" if unit == "%" else f"{value:,}{unit}"
+
+
 def _service_rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
     """Rows for `rag serve` during a first index, the chat under load, and the formats."""
     rows: list[tuple[str, str, str]] = []
@@ -154,7 +177,11 @@ def _service_rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
         rows.append(("6 chat load", "50 sessions and the memory plateau", chat.get("reason", "not measured")))
     formats = r.get("formats") or {}
     if formats.get("available"):
-        rows += [("7 formats", str(k), str(v)) for k, v in formats.get("figures", {}).items()]
+        rows += [
+            ("7 formats", label, _format_value(formats.get(key), unit))
+            for key, label, unit in FORMAT_FIGURES
+            if key in formats
+        ]
     else:
         rows.append(("7 formats", "PDF pages/s, OCR s/page, parsing's CPU share", formats.get("reason", "–")))
     return rows

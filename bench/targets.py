@@ -121,7 +121,10 @@ def _formats(r: dict[str, Any], add: Add) -> None:
     for name, key, goal, most in rows:
         value = formats.get(key)
         if value is None:
-            add(name, "not measured", goal, None, why or f"bench.formats gave no {key}")
+            missing = (
+                "Tesseract is not installed" if key == "ocr_s_per_page" else f"no {key} from bench.formats"
+            )
+            add(name, "not measured", goal, None, why or missing)
             continue
         shown = f"{value:.1%}" if key == "parse_cpu_share" else f"{value:,.2f}"
         limits = formats.get("limited_by")

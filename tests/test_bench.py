@@ -14,11 +14,13 @@ from pathlib import Path
 import pytest
 
 from bench.__main__ import main
+from bench.figures import figure_rows
 from bench.load import measure_chat_load, plateau
 from bench.proc import child_env
 from bench.report import foreign_sections
 from bench.serve import measure_serve_during_index
 from bench.suite import load_beir, write_docs
+from bench.targets import targets
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,7 +54,7 @@ def _beir(folder: Path, docs: int = 20, queries: int = 5) -> Path:
 
 def test_bench_writes_every_section(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     beir, out = _beir(tmp_path / "scifact"), tmp_path / "out"
-    args = ["--beir", str(beir), "--out", str(out), "--skip-serve"]
+    args = ["--beir", str(beir), "--out", str(out), "--skip-serve", "--skip-formats"]
     assert main([*args, "--scale", "200,500", "--queries", "5", "--ask-runs", "1"]) == 0
     printed = capsys.readouterr().out
 
@@ -77,6 +79,7 @@ def test_bench_writes_every_section(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert data["cold_start"]["import_rag"]["heavy_unused_imports"] == []
     for skipped in (data["cold_start"]["serve"], data["cold_start"]["serve_during_index"], data["chat"]):
         assert skipped == {"available": False, "reason": "skipped (--skip-serve)"}
+    assert data["formats"] == {"available": False, "reason": "skipped (--skip-formats)"}
     names = {t["target"] for t in data["targets"]}
     assert {"extractive answer p50, warm cache", "extractive answer p50, cold cache"} <= names
     assert "`rag serve` page during a first index of 5,000 files" in names
@@ -84,6 +87,16 @@ def test_bench_writes_every_section(tmp_path: Path, capsys: pytest.CaptureFixtur
     unmeasured = [t for t in data["targets"] if t["value"] == "not measured"]
     assert unmeasured and all(t["met"] is None and t["limited_by"] for t in unmeasured)
     assert "extractive answer p50, cold cache" in printed
+
+    # bench/formats.py's figures land in the targets and the table (it is too slow to run here).
+    data["formats"] = {"available": True, "pdf_pages_per_s": 101.2, "ocr_s_per_page": None}
+    data["formats"] |= {"parse_cpu_s": 0.4, "parse_cpu_share": 0.021}
+    rows = {t["target"]: t for t in targets(data)}
+    assert rows["text formats' parsing, share of ingest CPU on SciFact"]["value"] == "2.1%"
+    assert rows["text formats' parsing, share of ingest CPU on SciFact"]["met"] is True
+    assert rows["100-page text PDF, pages/s"]["value"] == "101.20"
+    assert rows["OCR of a scanned page, s/page"]["limited_by"] == "Tesseract is not installed"
+    assert ("7 formats", "SciFact: parsing's share of ingest CPU", "2.1%") in figure_rows(data)
 
     md = (out / "BENCHMARKS.md").read_text(encoding="utf-8")
     assert "| target | value | goal | met | what limits it |" in md
