@@ -1,11 +1,53 @@
-"""Conversation handling: decide what a question is searched with, given the turns before it."""
+"""Conversation handling: decide whether a question depends on the turns before it, and what to search.
+
+A question is searched (and gated) alone unless it cannot stand alone: it opens with an ellipsis
+("And the second one?", "What about Russia?"), it has no content words of its own ("Why?", "What did
+he say?"), or it holds a reference the question itself does not resolve (a pronoun with no name or noun
+before it, locative "there", temporal "then", demonstrative "that"/"this"). Only then is it combined
+with the turn it refers to: the question, followed by that turn's content words.
+
+Written by hand: coreference libraries (spaCy's coreferee, fastcoref) need model downloads and
+hundreds of MB, for a decision a few lexical rules make well on short questions.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
-from rag.schema import Turn
+from rag.schema import REFUSAL, Turn
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_YEAR_OR_DATE = re.compile(r"^(?:1[0-9]{3}|20[0-9]{2})s?$|^\d{1,2}(?:st|nd|rd|th)?$")
+# The question's own words that carry no topic: question words, light verbs, ordinals and the like.
+_LIGHT = frozenset(
+    "what who whom whose which when where why how whether say says said saying tell told do did does "
+    "done doing happen happened happens mean means meant think thought know knew want wanted make made "
+    "get got go went come came give gave take took else also one ones first second third fourth last "
+    "next previous former latter another other same thing things anything something way ok okay really "
+    "please yes no right sure exactly much many long often come".split()
+)
+_PERSON = frozenset({"he", "she", "him", "his", "her", "hers", "himself", "herself"})
+_OBJECT = frozenset({"him", "them"})  # never the subject of its own clause: needs a second name
+_THING = frozenset({"it", "its", "itself", "they", "them", "their", "theirs", "themselves"})
+_BE = frozenset({"is", "are", "was", "were", "be", "been", "isn't", "aren't", "wasn't", "weren't", "'s"})
+# "Is it true that ...", "Was it possible to ...": an "it" that stands for nothing.
+_EXPLETIVE_NEXT = frozenset(
+    "true possible likely unlikely clear known fair right correct reported said expected the a an".split()
+)
+# Before "that", these make it a pronoun ("about that", "is that", "after that"), not a conjunction.
+_THAT_BEFORE = frozenset(
+    "is was are were about of after before like with by from for on at in to did does do mean means "
+    "since than".split()
+)
+_DETERMINERS = frozenset("the a an this that these those his her its their our my your".split())
+_TIME_NOUNS = frozenset("year week month time summer winter spring autumn fall morning day decade".split())
+_TO_PLACE = frozenset("in at to from into near visit visited visiting visits reach reached".split())
+_OPENERS = ("and", "but", "also", "so", "or", "then")
+_OPENING_PHRASES = ("what about", "how about", "what else", "anything else", "what if", "why not")
+_DEPTH = 6  # turns looked back through when a follow-up's referent is itself a follow-up
 
 
 @dataclass(frozen=True)
@@ -16,16 +58,127 @@ class QueryPlan:
     used_history: bool
 
 
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    return frozenset(STOPWORDS_EN_PLUS) | _LIGHT
+
+
+def _words(text: str) -> list[str]:
+    return [m.group() for m in _WORD.finditer(text)]
+
+
+def _tokens(text: str) -> list[tuple[str, bool]]:
+    """Return (casefolded word, capitalised and not the first word) for each word of `text`."""
+    found = _words(text)
+    return [(w.casefold().replace("’", "'"), i > 0 and w[:1].isupper()) for i, w in enumerate(found)]
+
+
+def content_words(text: str) -> list[str]:
+    """Return the words of `text` that carry its topic, as written (no stopwords or light verbs)."""
+    return [w for w in _words(text) if len(w) > 1 and w.casefold().replace("’", "'") not in _stopwords()]
+
+
+def _has_name(text: str) -> bool:
+    return any(cap and w not in _stopwords() for w, cap in _tokens(text))
+
+
+def dependence(question: str) -> str | None:
+    """Say why `question` cannot stand alone ("ellipsis", "no content words", "unresolved 'he'"), or None."""
+    folded = " ".join(w for w, _ in _tokens(question))
+    toks = _tokens(question)
+    if not toks:
+        return "no content words"
+    if toks[0][0] in _OPENERS or folded.startswith(_OPENING_PHRASES):
+        return "ellipsis"
+    if not content_words(question):
+        return "no content words"
+    stops = _stopwords()
+    for i, (word, _) in enumerate(toks):
+        before = toks[:i]
+        # What a pronoun can stand for: a name, or a content word after a determiner ("the leader");
+        # not any content word ("How old is he?").
+        first = next((j for j, (w, _) in enumerate(before) if w in _DETERMINERS), i)
+        nouns = [w for w, _ in before[first:] if len(w) > 1 and w not in stops]
+        names = {w for w, cap in before if cap and w not in stops}
+        # A place "there" can stand for: a name after "in", "at", "to", "visit" ...
+        places = {w for j, (w, cap) in enumerate(before) if cap and j and before[j - 1][0] in _TO_PLACE}
+        prev = toks[i - 1][0] if i else ""
+        nxt = toks[i + 1][0] if i + 1 < len(toks) else ""
+        if word in _OBJECT and len(names) < 2 or word in _PERSON - _OBJECT and not (names or nouns):
+            return f"unresolved {word!r}"
+        if word in _THING - _OBJECT and not (names or nouns):
+            if word == "it" and (nxt in _EXPLETIVE_NEXT or prev in _BE and nxt in ("that", "to")):
+                continue
+            return f"unresolved {word!r}"
+        if word == "there" and nxt not in _BE and prev not in _BE and not places:
+            return "unresolved 'there'"
+        if word == "then" and not (
+            {"if", "when"} & {w for w, _ in before} or any(_YEAR_OR_DATE.match(w) for w, _ in before)
+        ):
+            return "unresolved 'then'"
+        if word == "that" and (not nxt or prev in _THAT_BEFORE) and prev not in ("so", "such"):
+            return "unresolved 'that'"
+        if word in ("this", "these", "those") and nxt not in _TIME_NOUNS:
+            return f"unresolved {word!r}"
+        if word == "such" and nxt in ("a", "an"):
+            return "unresolved 'such'"
+        if word in ("same", "other", "latter", "former") and prev == "the":
+            return f"unresolved 'the {word}'"
+    return None
+
+
+def _referent(question: str, history: Sequence[Turn]) -> int:
+    """Return the index of the turn `question` refers to: the last, or for "he"/"she" the last naming someone.
+
+    A refused turn ("What is a good recipe for kimchi?") names no one, so "What did he offer?" after it
+    goes back to the turn before.
+    """
+    if {w for w, _ in _tokens(question)} & _PERSON:
+        for i in range(len(history) - 1, max(-1, len(history) - 1 - _DEPTH), -1):
+            turn = history[i]
+            answer = "" if turn.answer.strip() == REFUSAL else turn.answer
+            if _has_name(turn.question) or _has_name(answer):
+                return i
+    return len(history) - 1
+
+
+def _resolved(history: Sequence[Turn], index: int, depth: int) -> str:
+    """Return what turn `index` was about: its question, after its own referent if it was a follow-up."""
+    question = history[index].question
+    if depth <= 0 or index == 0 or dependence(question) is None:
+        return question
+    earlier = history[:index]
+    return f"{_resolved(earlier, _referent(question, earlier), depth - 1)} {question}"
+
+
+def _fit(question: str, context: list[str], limit: int) -> str:
+    """Append the context words to the question within `limit` characters, the oldest dropped first."""
+    if len(question) >= limit:
+        return question[:limit]
+    words = list(context)
+    while words and len(question) + 1 + len(" ".join(words)) > limit:
+        words.pop(0)
+    return " ".join([question, *words])
+
+
 def plan_query(question: str, history: Sequence[Turn], limit: int) -> QueryPlan:
     """Return the search query for `question` after `history` (at most `limit` characters).
 
-    Extractive mode has no model to rewrite the question: the previous question carries the names
-    "he", "it" and "there" stand for.
+    A self-contained question is searched alone. One that depends on its history is followed by the
+    content words of the turn it refers to (resolved the same way when that turn was itself a
+    follow-up) that it lacks: the question leads, so its own words and what it asks for weigh most,
+    and the earlier question's phrasing ("Who headed ...") does not pull the search back to its answer.
     """
-    if not history:
-        return QueryPlan(question, False)
-    room = max(0, limit - len(question) - 1)
-    previous = history[-1].question[:room].strip()
-    if not previous:
-        return QueryPlan(question, False)
-    return QueryPlan(f"{previous} {question}", True)
+    if not history or dependence(question) is None:
+        return QueryPlan(question[:limit], False)
+    own = {w.casefold() for w in content_words(question)}
+    context = _resolved(history, _referent(question, history), _DEPTH)
+    seen: dict[str, str] = {}
+    for word in content_words(context):
+        if word.casefold() not in own:
+            seen.pop(word.casefold(), None)  # keep the latest mention, in order
+            seen[word.casefold()] = word
+    query = _fit(question, list(seen.values()), limit)
+    return QueryPlan(query, query != question)

@@ -20,34 +20,59 @@ from rag.evals.judge import parse_grades
 from rag.evals.metrics import (
     SUMMARY_KEYS,
     DatasetError,
+    Row,
     Span,
+    best_threshold,
     citation_scores,
     exact_match,
     flatten,
+    known_metric,
     load_dataset,
     normalize_answer,
     percentile,
+    refusal_prf,
     refusal_scores,
+    refusal_sweep,
     retrieval_scores,
+    score_row,
     strip_markers,
+    summarize,
     token_f1,
 )
-from rag.evals.run import best_threshold, check_thresholds, refusal_sweep
+from rag.evals.run import check_thresholds
+from rag.schema import REFUSAL
 from tests.conftest import HANOI_2024, ROOT, SEEDS
 
 SEED_QA = ROOT / "evals" / "datasets" / "seed_qa.jsonl"
+CONVERSATIONS = ROOT / "evals" / "datasets" / "conversations.jsonl"
 # What the project meets now (see evals/README.md); a regression below these fails `make test`.
+# The seed set's figures before issue 13 (evals/README.md): 47 of 58 passed, citation precision 0.600,
+# answer-first 0.609, refusal accuracy 0.60 at 4.2 % false refusals, 75.5 words an answer.
 MINIMUMS = {
     "retrieval.hit_at_k": 0.95,
     "retrieval.recall_at_k": 0.9,
     "retrieval.mrr": 0.8,
-    "citation.precision": 0.55,
+    "citation.precision": 0.59,
     "citation.recall": 0.6,
+    "citation.answer_first": 0.6,
     "answer.f1": 0.15,
     "groundedness": 0.99,
-    "refusal.accuracy": 0.5,
+    "refusal.accuracy": 0.6,
+    "refusal.f1": 0.65,
+    "passed": 47,
 }
-MAXIMUMS = {"refusal.false_rate": 0.1}
+MAXIMUMS = {"refusal.false_rate": 0.05, "answer.words": 80}
+# The multi-turn set at its level after conversation handling (evals/README.md), overall and by kind.
+CONVERSATION_MINIMUMS = {
+    "passed": 20,
+    "retrieval.hit_at_k": 0.95,
+    "citation.recall": 0.7,
+    "refusal.accuracy": 0.55,
+    "by_kind.off-corpus-after.refusal.recall": 1.0,
+    "by_kind.topic-switch.passed": 4,
+    "by_kind.follow-up.passed": 10,
+}
+CONVERSATION_MAXIMUMS = {"refusal.false_rate": 0.11}
 PLOTS = ("metrics.png", "latency.png", "questions.png")
 
 
@@ -103,6 +128,74 @@ def test_refusal_metrics_and_threshold_sweep() -> None:
     assert best_threshold(sweep) == (0.62, 1.0, 0.25)
     # A tie on accuracy minus false rate goes to fewer false refusals.
     assert best_threshold([(0.5, 0.5, 0.0), (0.6, 0.75, 0.25)]) == (0.5, 0.5, 0.0)
+
+
+def test_refusal_precision_recall_and_f1() -> None:
+    def rows(*pairs: tuple[bool, bool]) -> list[dict[str, bool]]:
+        return [{"answerable": a, "refused": r} for a, r in pairs]
+
+    # 3 unanswerable (2 refused), 2 answerable (1 refused): P = 2/3, R = 2/3, F1 = 2/3
+    results = rows((False, True), (False, True), (False, False), (True, True), (True, False))
+    precision, recall, f1 = refusal_prf(results)
+    assert (precision, recall, f1) == pytest.approx((2 / 3, 2 / 3, 2 / 3))
+    assert refusal_prf(rows((False, True), (True, False))) == (1.0, 1.0, 1.0)
+    assert refusal_prf(rows((False, False), (True, True))) == (0.0, 0.0, 0.0)
+    assert refusal_prf(rows((True, False))) == (None, None, None)  # nothing refused, nothing to refuse
+    assert refusal_prf(rows((False, False))) == (None, 0.0, None)
+
+
+def _answer(text: str, spans: list[Span], refused: bool = False) -> SimpleNamespace:
+    citations = [SimpleNamespace(source=s.source, start=s.start, end=s.end) for s in spans]
+    return SimpleNamespace(
+        text=text,
+        refused=refused,
+        citations=citations,
+        sentences=[text],
+        unsupported=[],
+        retrieval_query="q",
+        history_used=False,
+        timings={"total_ms": 10.0},
+    )
+
+
+def test_summary_adds_answer_first_length_and_every_metric_by_kind() -> None:
+    gold = (Span("a", 0, 10),)
+    rows = [
+        Row("first", "q1", (), "x", True, gold, kind="follow-up", turns=("earlier?",)),
+        Row("second", "q2", (), "x", True, gold, kind="follow-up"),
+        Row("off", "q3", (), None, False, ()),
+        Row("plain", "q4", (), "x", True, gold),
+    ]
+    answers = [
+        _answer("One two three [1].", [Span("a", 2, 5)]),  # gold cited first
+        _answer("Four five [1] six seven [2].", [Span("a", 50, 60), Span("a", 5, 8)]),  # gold second
+        _answer(REFUSAL, [], refused=True),
+        _answer(REFUSAL, [], refused=True),  # a false refusal
+    ]
+    results = [score_row(r, a, [Span("a", 0, 100)], 5) for r, a in zip(rows, answers, strict=True)]
+    assert [r["kind"] for r in results] == ["follow-up", "follow-up", "unanswerable", "answerable"]
+    assert [r["first_gold"] for r in results] == [1.0, 0.0, None, None]
+    assert [r["words"] for r in results] == [3, 4, None, None]  # markers are not words
+    summary = summarize(results, {"k": 5})
+    assert summary["citation"]["answer_first"] == 0.5 and summary["answer"]["words"] == 3.5
+    assert summary["refusal"] == {
+        "accuracy": 1.0,
+        "false_rate": 0.3333,
+        "precision": 0.5,
+        "recall": 1.0,
+        "f1": 0.6667,
+    }
+    by_kind = summary["by_kind"]
+    assert list(by_kind) == ["answerable", "follow-up", "unanswerable"]
+    assert by_kind["follow-up"]["n"] == 2 and by_kind["follow-up"]["passed"] == 2
+    assert by_kind["follow-up"]["citation"]["precision"] == 0.75
+    assert by_kind["answerable"]["refusal"]["false_rate"] == 1.0 and by_kind["answerable"]["passed"] == 0
+    # Every summary key exists for each kind, so --min can name any of them.
+    flat = flatten(summary)
+    assert all(f"by_kind.follow-up.{key}" in flat for key in SUMMARY_KEYS)
+    assert known_metric("by_kind.follow-up.citation.precision") and known_metric("refusal.f1")
+    assert not known_metric("by_kind.follow-up") and not known_metric("by_kind..passed")
+    assert not known_metric("by_kind.x.nope")
 
 
 def test_percentiles_match_numpy() -> None:
@@ -180,6 +273,34 @@ def test_dataset_rows_are_validated(tmp_path: Path) -> None:
         load_dataset(_write(tmp_path, {**GOOD, "answerable": False}), SEEDS)
 
 
+def test_turns_and_kinds_are_validated(tmp_path: Path) -> None:
+    row = {**GOOD, "id": "follow", "kind": "follow-up", "turns": ["Who is Kim Chol Won?"]}
+    (loaded,) = load_dataset(_write(tmp_path, row), SEEDS)
+    assert loaded.turns == ("Who is Kim Chol Won?",) and loaded.group == "follow-up"
+    assert load_dataset(_write(tmp_path, GOOD), SEEDS)[0].group == "answerable"
+    with pytest.raises(DatasetError, match="'turns' must be a list"):
+        load_dataset(_write(tmp_path, {**row, "turns": "Who is Kim Chol Won?"}), SEEDS)
+    with pytest.raises(DatasetError, match="not both"):
+        load_dataset(_write(tmp_path, {**row, "history": [["q", "a"]]}), SEEDS)
+    with pytest.raises(DatasetError, match="'kind' must be one word"):
+        load_dataset(_write(tmp_path, {**row, "kind": "follow up"}), SEEDS)
+
+
+def test_conversation_dataset_covers_what_it_should() -> None:
+    rows = load_dataset(CONVERSATIONS, SEEDS)
+    assert len(rows) >= 20
+    kinds = {r.group for r in rows}
+    assert {"follow-up", "topic-switch", "off-corpus-after", "unanswerable-follow-up"} <= kinds
+    assert all(r.turns for r in rows if r.group != "opening")
+    assert sum(len(r.turns) >= 2 for r in rows) >= 3
+    assert all(not r.answerable for r in rows if r.group in ("off-corpus-after", "unanswerable-follow-up"))
+    assert {r.question for r in rows} >= {
+        "Why did the Hanoi summit collapse?",
+        "What is a good recipe for kimchi?",
+        "What did the KCNA statement say about Trump?",
+    }
+
+
 def test_seed_dataset_covers_what_it_should() -> None:
     rows = load_dataset(SEED_QA, SEEDS)
     assert len(rows) >= 40
@@ -217,10 +338,35 @@ def test_seed_eval_meets_the_project_minimums(tmp_path: Path) -> None:
     assert summary["config"]["collection"].startswith("eval-") and summary["n"] >= 40
     results = [json.loads(line) for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(results) == summary["n"] and {"id", "passed", "citations", "latency_ms"} <= results[0].keys()
-    assert "# Evaluation report" in (out / "report.md").read_text(encoding="utf-8")
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "# Evaluation report" in report and "## By kind" in report
+    assert set(summary["by_kind"]) == {"answerable", "follow-up", "unanswerable"}
     for name in PLOTS:
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "retrieval.mrr" in result.output
+    # Retrieval is scored on the passages each answer was built from, searched with its own query.
+    follow = next(r for r in results if r["kind"] == "follow-up" and r["history_used"])
+    assert follow["retrieval_query"] != follow["question"] and len(follow["retrieved"]) == 5
+
+
+def test_conversation_eval_replays_turns_and_meets_its_floor(tmp_path: Path) -> None:
+    limits = [f"--min={k}={v}" for k, v in CONVERSATION_MINIMUMS.items()]
+    limits += [f"--max={k}={v}" for k, v in CONVERSATION_MAXIMUMS.items()]
+    result = CliRunner().invoke(app, [*_eval_args(tmp_path, CONVERSATIONS, "conv"), *limits])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "conv"
+    results = {
+        r["id"]: r for r in map(json.loads, (out / "results.jsonl").read_text(encoding="utf-8").splitlines())
+    }
+    # The must-show session: a new topic after an answered one is searched alone.
+    kimchi, kcna = results["hanoi-kimchi"], results["hanoi-kimchi-kcna"]
+    assert kimchi["turns"] == ["Why did the Hanoi summit collapse?"] and kimchi["refused"]
+    assert kimchi["retrieval_query"] == kimchi["question"] and not kimchi["history_used"]
+    assert kcna["retrieval_query"] == kcna["question"] and kcna["passed"]
+    # A follow-up is searched with the turn it refers to, replayed through the chain.
+    assert results["deleg-sign"]["history_used"] and "delegation" in results["deleg-sign"]["retrieval_query"]
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["by_kind"]["off-corpus-after"]["n"] >= 5
 
 
 def test_eval_fails_a_minimum_and_rejects_unknown_metrics(tmp_path: Path) -> None:

@@ -23,16 +23,16 @@ def register(app: typer.Typer) -> None:
 
 def _limits(values: list[str] | None, option: str) -> dict[str, float]:
     """Parse repeated METRIC=VALUE options, checking the metric is a summary.json key."""
-    from rag.evals.metrics import SUMMARY_KEYS
+    from rag.evals.metrics import SUMMARY_KEYS, known_metric
 
-    known = {*SUMMARY_KEYS, "judge.correctness", "judge.faithfulness"}
     limits: dict[str, float] = {}
     for item in values or []:
         name, _, value = item.partition("=")
         name = name.strip()
-        if name not in known:
+        if not known_metric(name):
             raise RagError(
-                f"{option} {item!r}: unknown metric {name!r}; use one of {', '.join(sorted(known))}"
+                f"{option} {item!r}: unknown metric {name!r}; use one of {', '.join(sorted(SUMMARY_KEYS))}, "
+                "judge.correctness, judge.faithfulness, or by_kind.KIND.METRIC"
             )
         try:
             limits[name] = float(value)
@@ -73,7 +73,10 @@ def _print_summary(summary: dict[str, Any], minimums: dict[str, float], maximums
     )
     for column in ("metric", "value", "limit", ""):
         table.add_column(column, justify="right" if column in ("value", "limit") else "left")
+    limited = {*minimums, *maximums}
     for name, value in flatten({k: v for k, v in summary.items() if k != "config"}).items():
+        if name.startswith("by_kind.") and name not in limited and not name.endswith((".n", ".passed")):
+            continue  # by kind, the table shows rows and passes (report.md has every metric)
         limit, ok = "", ""
         number = isinstance(value, int | float)
         if name in minimums:

@@ -1,4 +1,4 @@
-"""Offline evaluation: the dataset format, the metrics, and per-question scores and their summary.
+"""Offline evaluation: the metrics, and per-question scores and their summary.
 
 Everything here is computed without a judge: spans are compared by character overlap, answers by
 SQuAD-normalised tokens. `rag.evals.run` runs the chain over a dataset and writes the report.
@@ -6,17 +6,39 @@ SQuAD-normalised tokens. `rag.evals.run` runs the chain over a dataset and write
 
 from __future__ import annotations
 
-import json
 import re
 import string
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from rag.errors import RagError
+from rag.evals.dataset import DatasetError, Row, Span, load_dataset
+
+__all__ = [  # the dataset names are re-exported: callers import them from here
+    "DatasetError",
+    "Row",
+    "Span",
+    "SUMMARY_KEYS",
+    "best_threshold",
+    "citation_scores",
+    "exact_match",
+    "flatten",
+    "known_metric",
+    "load_dataset",
+    "mean",
+    "normalize_answer",
+    "overlaps",
+    "percentile",
+    "refusal_prf",
+    "refusal_scores",
+    "refusal_sweep",
+    "retrieval_scores",
+    "score_row",
+    "strip_markers",
+    "summarize",
+    "token_f1",
+]
 
 # summary.json's keys, dotted (besides `config` and the optional `judge.*`); see evals/README.md.
 SUMMARY_KEYS = (
@@ -26,114 +48,20 @@ SUMMARY_KEYS = (
     "retrieval.mrr",
     "citation.precision",
     "citation.recall",
+    "citation.answer_first",
     "answer.f1",
     "answer.exact_match",
+    "answer.words",
     "groundedness",
     "refusal.accuracy",
     "refusal.false_rate",
+    "refusal.precision",
+    "refusal.recall",
+    "refusal.f1",
     "latency.p50_ms",
     "latency.p95_ms",
     "passed",
 )
-
-
-class DatasetError(RagError):
-    """A dataset file or row is malformed, or a quote is not in its source."""
-
-
-@dataclass(frozen=True)
-class Span:
-    """A stretch of a source text: `source` relative to the corpus, `start`/`end` in characters."""
-
-    source: str
-    start: int
-    end: int
-
-
-@dataclass(frozen=True)
-class Row:
-    """One dataset question with its gold answer and evidence."""
-
-    id: str
-    question: str
-    history: tuple[tuple[str, str], ...]
-    answer: str | None
-    answerable: bool
-    evidence: tuple[Span, ...]
-
-
-# --- the dataset ------------------------------------------------------------------------------
-
-
-def _row(obj: Any, where: str, corpus_dir: Path, texts: dict[str, str]) -> Row:
-    if not isinstance(obj, dict):
-        raise DatasetError(f"{where}: a row must be a JSON object")
-    id_ = obj.get("id")
-    if not isinstance(id_, str) or not id_.strip():
-        raise DatasetError(f"{where}: missing string field 'id'")
-    where = f"{where} (row {id_!r})"
-    question, answer, answerable = obj.get("question"), obj.get("answer"), obj.get("answerable")
-    if not isinstance(question, str) or not question.strip():
-        raise DatasetError(f"{where}: 'question' must be a non-empty string")
-    if answer is not None and not isinstance(answer, str):
-        raise DatasetError(f"{where}: 'answer' must be a string or null")
-    if not isinstance(answerable, bool):
-        raise DatasetError(f"{where}: 'answerable' must be true or false")
-    history = obj.get("history") or []
-    if not isinstance(history, list) or not all(
-        isinstance(t, list) and len(t) == 2 and all(isinstance(s, str) for s in t) for t in history
-    ):
-        raise DatasetError(f"{where}: 'history' must be a list of [user, assistant] string pairs")
-    evidence = obj.get("evidence") or []
-    if not isinstance(evidence, list):
-        raise DatasetError(f"{where}: 'evidence' must be a list")
-    spans = []
-    for item in evidence:
-        if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("source", "quote")):
-            raise DatasetError(f"{where}: each evidence item needs string 'source' and 'quote'")
-        source, quote = item["source"], item["quote"]
-        if source not in texts:
-            from rag.documents import DocumentError, load_text
-
-            try:
-                texts[source] = load_text(corpus_dir / source)
-            except DocumentError as e:
-                raise DatasetError(f"{where}: evidence source {source!r} in {corpus_dir}: {e}") from None
-        at = texts[source].find(quote) if quote else -1
-        if at < 0:
-            raise DatasetError(f"{where}: quote not found in {source}: {quote[:80]!r}")
-        spans.append(Span(source, at, at + len(quote)))
-    if answerable and not spans:
-        raise DatasetError(f"{where}: an answerable row needs at least one evidence quote")
-    if not answerable and (spans or answer is not None):
-        raise DatasetError(f"{where}: an unanswerable row has answer null and no evidence")
-    return Row(id_, question, tuple((u, a) for u, a in history), answer, answerable, tuple(spans))
-
-
-def load_dataset(path: Path, corpus_dir: Path) -> list[Row]:
-    """Read and validate a JSONL dataset; every quote must be an exact substring of its source."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise DatasetError(f"cannot read the dataset {path}: {e}") from None
-    rows: list[Row] = []
-    texts: dict[str, str] = {}
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DatasetError(f"{path} line {n}: not valid JSON ({e.msg})") from None
-        rows.append(_row(obj, f"{path} line {n}", corpus_dir, texts))
-    seen: set[str] = set()
-    for row in rows:
-        if row.id in seen:
-            raise DatasetError(f"{path}: row id {row.id!r} appears twice")
-        seen.add(row.id)
-    if not rows:
-        raise DatasetError(f"{path} has no rows")
-    return rows
 
 
 # --- metrics ----------------------------------------------------------------------------------
@@ -219,11 +147,46 @@ def refusal_scores(results: Sequence[dict[str, Any]]) -> tuple[float | None, flo
     return mean([float(x) for x in unanswerable]), mean([float(x) for x in answerable])
 
 
+def refusal_prf(results: Sequence[dict[str, Any]]) -> tuple[float | None, float | None, float | None]:
+    """Return precision, recall and F1 of refusing, an unanswerable row being the positive class."""
+    right = sum(r["refused"] and not r["answerable"] for r in results)
+    refused = sum(bool(r["refused"]) for r in results)
+    unanswerable = sum(not r["answerable"] for r in results)
+    precision = right / refused if refused else None
+    recall = right / unanswerable if unanswerable else None
+    if precision is None or recall is None:
+        return precision, recall, None
+    return precision, recall, 2 * precision * recall / (precision + recall) if right else 0.0
+
+
+def refusal_sweep(
+    results: Sequence[dict[str, Any]], thresholds: Sequence[float]
+) -> list[tuple[float, float, float]]:
+    """Return (threshold, refusal accuracy, false-refusal rate) were the evidence gate at each threshold."""
+    unanswerable = [r["evidence_score"] for r in results if not r["answerable"]]
+    answerable = [r["evidence_score"] for r in results if r["answerable"]]
+    if not unanswerable or not answerable:
+        return []
+    return [
+        (
+            t,
+            sum(s < t for s in unanswerable) / len(unanswerable),
+            sum(s < t for s in answerable) / len(answerable),
+        )
+        for t in thresholds
+    ]
+
+
+def best_threshold(sweep: Sequence[tuple[float, float, float]]) -> tuple[float, float, float] | None:
+    """Pick the threshold maximising accuracy minus false-refusal rate; on ties, fewer false refusals."""
+    return max(sweep, key=lambda s: (round(s[1] - s[2], 9), -s[2], -s[0]), default=None)
+
+
 # --- scoring ------------------------------------------------------------------------------------
 
 
 def score_row(row: Row, answer: Any, retrieved: Sequence[Span], k: int) -> dict[str, Any]:
-    """Score one answered (or refused) question."""
+    """Score one answered (or refused) question; `retrieved` are the passages the answer was built from."""
     cited = [Span(c.source, c.start, c.end) for c in answer.citations]
     hit, recall, rr = retrieval_scores(retrieved, row.evidence, k)
     precision, cit_recall = citation_scores(cited, row.evidence)
@@ -232,9 +195,12 @@ def score_row(row: Row, answer: Any, retrieved: Sequence[Span], k: int) -> dict[
     if not answer.refused and answer.sentences:
         grounded = 1 - len(answer.unsupported) / len(answer.sentences)
     has_gold = row.answerable and row.answer is not None
+    answered = row.answerable and not answer.refused
     result: dict[str, Any] = {
         "id": row.id,
+        "kind": row.group,
         "question": row.question,
+        "turns": list(row.turns),
         "answerable": row.answerable,
         "refused": answer.refused,
         "answer": answer.text,
@@ -242,12 +208,18 @@ def score_row(row: Row, answer: Any, retrieved: Sequence[Span], k: int) -> dict[
         "citations": [{"source": c.source, "start": c.start, "end": c.end} for c in cited],
         "retrieved": [{"source": s.source, "start": s.start, "end": s.end} for s in retrieved],
         "retrieval_query": answer.retrieval_query,
+        "history_used": answer.history_used,
         "latency_ms": float(answer.timings.get("total_ms", 0.0)),
         "hit": hit if row.answerable else None,
         "recall": recall if row.answerable else None,
         "rr": rr if row.answerable else None,
         "citation_precision": precision if row.answerable else None,
         "citation_recall": cit_recall if row.answerable else None,
+        # Answer-first: the first citation of an answered row is gold (no citation at all: 0).
+        "first_gold": float(bool(cited) and any(overlaps(cited[0], g) for g in row.evidence))
+        if answered
+        else None,
+        "words": len(text.split()) if not answer.refused else None,
         "f1": token_f1(text, row.answer or "") if has_gold else None,
         "exact_match": exact_match(text, row.answer or "") if has_gold else None,
         "groundedness": grounded,
@@ -257,24 +229,32 @@ def score_row(row: Row, answer: Any, retrieved: Sequence[Span], k: int) -> dict[
     return result
 
 
-def summarize(results: Sequence[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
-    """Aggregate per-question results into the documented summary.json shape."""
+def _aggregate(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Compute every metric over `results`: the summary's body, also used for each kind."""
 
-    def avg(key: str) -> float | None:
-        value = mean([r[key] for r in results])
-        return None if value is None else round(value, 4)
+    def avg(key: str, digits: int = 4) -> float | None:
+        value = mean([r.get(key) for r in results])
+        return None if value is None else round(value, digits)
 
     accuracy, false_rate = refusal_scores(results)
+    precision, recall, f1 = refusal_prf(results)
     latencies = [r["latency_ms"] for r in results]
-    summary: dict[str, Any] = {
+    return {
         "n": len(results),
         "retrieval": {"hit_at_k": avg("hit"), "recall_at_k": avg("recall"), "mrr": avg("rr")},
-        "citation": {"precision": avg("citation_precision"), "recall": avg("citation_recall")},
-        "answer": {"f1": avg("f1"), "exact_match": avg("exact_match")},
+        "citation": {
+            "precision": avg("citation_precision"),
+            "recall": avg("citation_recall"),
+            "answer_first": avg("first_gold"),
+        },
+        "answer": {"f1": avg("f1"), "exact_match": avg("exact_match"), "words": avg("words", 1)},
         "groundedness": avg("groundedness"),
         "refusal": {
-            "accuracy": None if accuracy is None else round(accuracy, 4),
-            "false_rate": None if false_rate is None else round(false_rate, 4),
+            "accuracy": _round(accuracy, 4),
+            "false_rate": _round(false_rate, 4),
+            "precision": _round(precision, 4),
+            "recall": _round(recall, 4),
+            "f1": _round(f1, 4),
         },
         "latency": {
             "p50_ms": _round(percentile(latencies, 50)),
@@ -282,17 +262,33 @@ def summarize(results: Sequence[dict[str, Any]], config: dict[str, Any]) -> dict
         },
         "passed": sum(bool(r["passed"]) for r in results),
     }
+
+
+def summarize(results: Sequence[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
+    """Aggregate per-question results into the documented summary.json shape, overall and by kind."""
+    summary = _aggregate(results)
     if any("judge_correctness" in r for r in results):
         summary["judge"] = {
-            "correctness": avg("judge_correctness"),
-            "faithfulness": avg("judge_faithfulness"),
+            "correctness": _round(mean([r.get("judge_correctness") for r in results]), 4),
+            "faithfulness": _round(mean([r.get("judge_faithfulness") for r in results]), 4),
         }
+    kinds = sorted({r["kind"] for r in results})
+    summary["by_kind"] = {kind: _aggregate([r for r in results if r["kind"] == kind]) for kind in kinds}
     summary["config"] = config
     return summary
 
 
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
+def known_metric(name: str) -> bool:
+    """Tell whether `name` is a summary key --min/--max may name (`by_kind.<kind>.<key>` included)."""
+    if name in SUMMARY_KEYS or name in ("judge.correctness", "judge.faithfulness"):
+        return True
+    prefix, _, rest = name.partition(".")
+    kind, _, key = rest.partition(".")
+    return prefix == "by_kind" and bool(kind) and key in SUMMARY_KEYS
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 def flatten(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]:

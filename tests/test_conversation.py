@@ -1,0 +1,232 @@
+"""Conversation handling: when a question depends on its history, and what the chain then searches.
+
+The decision is unit-tested on questions; the chain-level tests run the real embedding model over a
+real index of the seeds, like tests/test_chain.py, with the history a chat session would build.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from uuid import UUID
+
+import pytest
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+
+from rag import Answer, RagChain, Settings, build_chain, ingest
+from rag.conversation import QueryPlan, dependence, plan_query
+from rag.embeddings import LocalEmbeddings
+from rag.schema import REFUSAL, Turn
+from tests.conftest import HANOI_2024, SEEDS
+
+HANOI_Q = "Why did the Hanoi summit collapse?"
+KIMCHI_Q = "What is a good recipe for kimchi?"
+KCNA_Q = "What did the KCNA statement say about Trump?"
+DELEGATION_Q = "Who headed the Russian prosecutors' delegation to Pyongyang?"
+WALKED_OUT = "Trump walked out of the summit in Hanoi, rejecting Kim’s offer to dismantle the Yongbyon"
+SIGNED = "signed an agreement on Monday to cooperate on law enforcement countering foreign influence"
+# The sentences of the 2024 article that report what the KCNA statement said.
+KCNA_SAID = (
+    "North Korea said, “We do not care”",
+    "It is true that Trump, when he was president, tried to reflect the special personal relations",
+    "In the same KCNA statement that rebuffed Trump’s outreach",
+)
+LIMIT = 4000
+
+SELF_CONTAINED = [
+    HANOI_Q,
+    KIMCHI_Q,
+    KCNA_Q,
+    DELEGATION_Q,
+    "What treaty did Putin sign when he visited Pyongyang?",  # "he" and "there" resolved inside
+    "Why did North Korea say it does not care?",
+    "Is it true that Kim felt humiliated?",  # an "it" that stands for nothing
+    "Who said that Kim felt humiliated?",  # "that" as a conjunction
+    "Is there a deadline for talks?",  # existential "there"
+    "What does the treaty promise?",  # a definite noun, no pronoun: searchable alone
+    "What did Kim Jong Un and Xi Jinping agree on at their 2019 meeting?",
+    "How did the leader say he felt?",
+    "What did North Korea say about the drills this year?",
+]
+DEPENDENT = {
+    "What did he sign there?": "unresolved 'he'",
+    "How old is he?": "unresolved 'he'",  # "old" is no antecedent
+    "And the second one?": "ellipsis",
+    "What about Russia?": "ellipsis",
+    "And Robert Manning?": "ellipsis",
+    "Why?": "no content words",
+    "What happened after that?": "no content words",
+    "Why is that telling?": "unresolved 'that'",
+    "What would such a summit signal?": "unresolved 'such'",
+    "What did Trump say about him?": "unresolved 'him'",  # "him" is not Trump
+    "How long did their visit last?": "unresolved 'their'",
+    "When does it expire?": "unresolved 'it'",
+    "How many warheads are stored there?": "unresolved 'there'",
+    "What had Kim offered to give up there?": "unresolved 'there'",  # Kim is no place
+    "What did it say about the drills?": "unresolved 'it'",
+}
+
+
+# --- the decision -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("question", SELF_CONTAINED)
+def test_a_self_contained_question_is_searched_alone(question: str) -> None:
+    assert dependence(question) is None
+    history = [Turn(question=DELEGATION_Q, answer="Prosecutor General Igor Krasnov [1]")]
+    assert plan_query(question, history, LIMIT) == QueryPlan(question, False)
+
+
+@pytest.mark.parametrize(("question", "reason"), DEPENDENT.items())
+def test_a_question_that_cannot_stand_alone_is_recognised(question: str, reason: str) -> None:
+    assert dependence(question) == reason
+
+
+def test_a_follow_up_is_searched_with_the_words_of_the_turn_it_refers_to() -> None:
+    history = [Turn(question=DELEGATION_Q, answer="Prosecutor General Igor Krasnov, the head [1]")]
+    plan = plan_query("What did he sign there?", history, LIMIT)
+    assert plan.used_history
+    # The question leads; the earlier question adds its content words, not its phrasing.
+    assert plan.query.startswith("What did he sign there? ")
+    assert {"Russian", "delegation", "Pyongyang"} <= set(plan.query.split())
+    assert "Who" not in plan.query
+    assert plan_query("What did he sign there?", [], LIMIT) == QueryPlan("What did he sign there?", False)
+
+
+def test_a_follow_up_of_a_follow_up_keeps_the_first_topic() -> None:
+    history = [
+        Turn(question=DELEGATION_Q, answer="..."),
+        Turn(question="What did he sign there?", answer="..."),
+    ]
+    plan = plan_query("On which day was that?", history, LIMIT)
+    assert plan.used_history and plan.query.startswith("On which day was that? ")
+    assert {"delegation", "Pyongyang", "sign"} <= set(plan.query.split())
+
+
+def test_he_skips_a_refused_turn_that_names_no_one() -> None:
+    history = [Turn(question=HANOI_Q, answer="Trump walked out [1]"), Turn(question=KIMCHI_Q, answer=REFUSAL)]
+    plan = plan_query("What had Kim offered him?", history, LIMIT)
+    assert plan.used_history and "Hanoi" in plan.query and "kimchi" not in plan.query
+    # "it" refers to the last turn, refused or not: a follow-up of an off-corpus question stays off-corpus.
+    warheads = [Turn(question="How many nuclear warheads does North Korea have?", answer=REFUSAL)]
+    assert "warheads" in plan_query("Where does it keep them?", warheads, LIMIT).query
+
+
+def test_the_query_stays_within_the_limit_and_keeps_the_question_whole() -> None:
+    history = [Turn(question=DELEGATION_Q, answer="...")]
+    question = "What did he sign there?"
+    for limit in (len(question), len(question) + 12, 60, 200):
+        plan = plan_query(question, history, limit)
+        assert len(plan.query) <= limit and plan.query.startswith(question)
+    # Cut to the limit, the most recent context words are the ones kept.
+    assert plan_query(question, history, len(question) + 10).query == f"{question} Pyongyang"
+    assert plan_query(question, history, len(question)) == QueryPlan(question, False)
+
+
+# --- through the chain --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory, embeddings: LocalEmbeddings) -> Settings:
+    settings = Settings(corpus_dir=SEEDS, data_dir=tmp_path_factory.mktemp("conversation") / "data")
+    ingest(settings, embeddings=embeddings)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def chain(indexed: Settings, embeddings: LocalEmbeddings) -> RagChain:
+    return build_chain(indexed, embeddings=embeddings)
+
+
+def _ask(chain: RagChain, question: str, turns: list[Turn]) -> Answer:
+    """Ask as a chat session does: the question with the turns so far, then remember the answer."""
+    answer = chain.invoke({"question": question, "history": list(turns)})
+    turns.append(Turn(question=question, answer=answer.text))
+    return answer
+
+
+def test_the_must_show_session(chain: RagChain) -> None:
+    turns: list[Turn] = []
+    hanoi = _ask(chain, HANOI_Q, turns)
+    assert not hanoi.refused and not hanoi.history_used
+
+    kimchi = _ask(chain, KIMCHI_Q, turns)
+    assert kimchi.retrieval_query == KIMCHI_Q and not kimchi.history_used
+    assert kimchi.refused and kimchi.citations == []
+
+    kcna = _ask(chain, KCNA_Q, turns)
+    assert kcna.retrieval_query == KCNA_Q and not kcna.history_used
+    assert not kcna.refused and kcna.text != hanoi.text
+    assert kcna.citations[0].source == HANOI_2024
+    assert any(s in kcna.citations[0].quote for s in KCNA_SAID), kcna.text  # from the statement
+    assert not any(WALKED_OUT in c.quote for c in kcna.citations)  # not the Hanoi answer again
+    # Checked last, so that the turns after it are checked whatever the first answer was.
+    assert WALKED_OUT in hanoi.citations[0].quote, hanoi.text  # the answering sentence, cited first
+
+
+def test_a_topic_switch_is_answered_as_if_asked_first(chain: RagChain) -> None:
+    turns: list[Turn] = []
+    _ask(chain, DELEGATION_Q, turns)
+    for question in (KCNA_Q, "What is the population of Pyongyang?"):
+        after = chain.invoke({"question": question, "history": turns})
+        alone = chain.invoke({"question": question})
+        assert not after.history_used and after.retrieval_query == question
+        assert (after.text, after.refused, after.evidence) == (alone.text, alone.refused, alone.evidence)
+
+
+def test_a_follow_up_is_answered_from_the_turn_it_refers_to(chain: RagChain) -> None:
+    turns: list[Turn] = []
+    _ask(chain, DELEGATION_Q, turns)
+    follow = _ask(chain, "What did he sign there?", turns)
+    assert follow.history_used and follow.retrieval_query.startswith("What did he sign there? ")
+    assert not follow.refused and any(SIGNED in c.quote for c in follow.citations), follow.text
+    # The same decision on the async path.
+    again = asyncio.run(chain.ainvoke({"question": "What did he sign there?", "history": turns[:1]}))
+    assert (again.retrieval_query, again.history_used, again.text) == (
+        follow.retrieval_query,
+        True,
+        follow.text,
+    )
+
+
+def test_a_follow_up_the_documents_cannot_answer_is_refused(chain: RagChain) -> None:
+    turns: list[Turn] = []
+    _ask(chain, DELEGATION_Q, turns)
+    age = _ask(chain, "How old is he?", turns)
+    assert age.history_used and age.refused, age.text
+
+
+class _Prompts(BaseCallbackHandler):
+    """Record the messages of every chat-model call the chain makes."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def on_chat_model_start(
+        self, serialized: dict[str, Any], messages: list[list[BaseMessage]], *, run_id: UUID, **kw: Any
+    ) -> None:
+        self.calls.append("\n".join(str(m.content) for m in messages[0]))
+
+
+def test_openai_mode_rewrites_only_a_question_that_depends_on_its_history(
+    indexed: Settings, embeddings: LocalEmbeddings
+) -> None:
+    history = [Turn(question=DELEGATION_Q, answer="Prosecutor General Igor Krasnov, the head [1]")]
+    settings = indexed.model_copy(update={"llm": "openai"})
+
+    standalone = "What did Prosecutor General Krasnov sign in Pyongyang?"
+    model = GenericFakeChatModel(messages=iter([AIMessage(content=standalone), AIMessage(content="x [1].")]))
+    chain = build_chain(settings, embeddings=embeddings, chat_model=model)
+    seen = _Prompts()
+    follow = chain.invoke({"question": "What did he sign there?", "history": history}, {"callbacks": [seen]})
+    assert follow.history_used and follow.retrieval_query == standalone
+    assert len(seen.calls) == 2 and DELEGATION_Q in seen.calls[0]  # the rewrite, then the answer
+
+    model = GenericFakeChatModel(messages=iter([AIMessage(content="Trump walked out [1].")]))
+    chain = build_chain(settings, embeddings=embeddings, chat_model=model)
+    seen = _Prompts()
+    alone = chain.invoke({"question": HANOI_Q, "history": history}, {"callbacks": [seen]})
+    assert not alone.history_used and alone.retrieval_query == HANOI_Q
+    assert len(seen.calls) == 1 and DELEGATION_Q not in seen.calls[0]  # no rewrite, no old question
