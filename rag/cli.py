@@ -225,41 +225,64 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 7860,
     auth: Annotated[str | None, typer.Option("--auth", help="Require a login: user:password.")] = None,
     no_ingest: Annotated[
-        bool, typer.Option("--no-ingest", help="Serve the index as it is; don't index changed files first.")
+        bool, typer.Option("--no-ingest", help="Serve the index as it is; don't index changed files.")
+    ] = False,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Allow listening beyond this machine without --auth.")
     ] = False,
     *,
     store: dict[str, Any],
 ) -> None:
-    """Open the chat page: streamed answers, each with its sources and the quotes highlighted."""
+    """Open the chat page at once; changed files are indexed in the background, progress on the page."""
     from rag.chain import build_chain
-    from rag.ingest import ingest as run_ingest
     from rag.providers import make_embeddings
+    from rag.store import Store
 
     with user_errors():
         settings = make_settings(store)
         credentials = _credentials(auth)
-        embeddings = make_embeddings(settings)
-        if not no_ingest:
-            progress = RichProgress()
-            with progress.bar:
-                report = run_ingest(settings, embeddings=embeddings, progress=progress)
-            for item in report.skipped:
-                err.print(f"[yellow]skipped[/] {item.path}: {item.reason}", highlight=False)
-            err.print(
-                f"index: {report.chunks_total} chunks; {len(report.indexed)} files indexed now, "
-                f"{len(report.unchanged)} unchanged, {len(report.removed)} removed",
-                highlight=False,
+        if credentials is None and host not in ("127.0.0.1", "localhost", "::1") and not insecure:
+            raise RagError(
+                f"refusing to listen on {host} without a login: add --auth user:password "
+                "(or --insecure to allow anyone who can reach it)"
             )
+        embeddings = make_embeddings(settings)
+        Store.open(settings, create=True)  # a fresh data dir serves at once: an empty index to fill
         chain = build_chain(settings, embeddings=embeddings)
         from rag.app import build_app, launch  # the only place gradio is imported
 
-        demo = build_app(chain, settings)
-        url = launch(demo, host=host, port=port, auth=credentials)
+        demo = build_app(chain, settings, per_user=credentials is not None, index_on_start=not no_ingest)
+        url = launch(demo, host=host, port=port, auth=credentials, max_file_mb=settings.max_file_mb)
         out.print(f"Chat on {url}  (answered by {chain.mode}; Ctrl-C stops)", highlight=False)
         out.file.flush()  # the URL must show now, even when stdout is a pipe
+        if not no_ingest:
+            err.print("indexing changed files in the background: progress on the page", highlight=False)
         if credentials is None and host not in ("127.0.0.1", "localhost", "::1"):
             err.print(f"[yellow]warning:[/] listening on {host} without --auth", highlight=False)
         demo.block_thread()
+
+
+@app.command("feedback")
+@store_options
+def feedback(
+    action: Annotated[str, typer.Argument(help="export")],
+    file: Annotated[Path, typer.Argument(help="JSONL file to write the rated answers to.")],
+    *,
+    store: dict[str, Any],
+) -> None:
+    """Export rated answers (thumbs up / down in the chat) as `rag eval` rows for a reviewer to finish."""
+    from rag.app.conversations import ConversationStore, eval_rows
+
+    with user_errors():
+        if action != "export":
+            raise RagError(f"unknown feedback action {action!r}: use `rag feedback export FILE`")
+        settings = make_settings(store)
+        db = settings.data_dir / "app.sqlite3"
+        if not db.is_file():
+            raise RagError(f"no saved conversations in {settings.data_dir}: nothing was rated yet")
+        rows = list(eval_rows(ConversationStore(db)))
+        file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        err.print(f"{len(rows)} rated answers written to {file}", highlight=False)
 
 
 register_eval_commands(app)  # rag eval, rag eval-retrieval: after the everyday commands in --help

@@ -52,7 +52,8 @@ def serve(data_dir: Path, embeddings: LocalEmbeddings) -> Iterator[Serve]:
 
     def start(*, auth: tuple[str, str] | None = None, **overrides: Any) -> str:
         settings = rag.Settings(corpus_dir=SEEDS, data_dir=data_dir, **overrides)
-        demo = build_app(rag.build_chain(settings, embeddings=embeddings), settings)
+        chain = rag.build_chain(settings, embeddings=embeddings)
+        demo = build_app(chain, settings, per_user=auth is not None)
         demos.append(demo)
         return launch(demo, port=free_port(), auth=auth)
 
@@ -83,7 +84,8 @@ def test_chat_answers_with_sources_and_the_session_keeps_the_history(url: str) -
     # The same client is the same session: the follow-up is searched together with the question before.
     text, sources, answer = client.predict(FOLLOW_UP, api_name="/chat")
     assert not answer["refused"] and WALKED_OUT in text
-    assert f"searched for “{HANOI_Q} {FOLLOW_UP}”" in sources
+    assert answer["history_used"] and "Hanoi" in answer["retrieval_query"]
+    assert f"searched for “{html.escape(answer['retrieval_query'])}”" in sources
 
     # A new client is a new session with no history: the same words alone find nothing.
     text, sources, answer = _client(url).predict(FOLLOW_UP, api_name="/chat")
@@ -146,9 +148,10 @@ def test_openai_mode_marks_unsupported_sentences(
             f"Afterwards both leaders went on a fishing trip to celebrate their friendship [{n}]."
         )
         text, sources, answer = _client(page).predict(HANOI_Q, "openai", api_name="/chat")
-    assert answer["mode"] == "openai" and answer["unsupported"] == [1]
-    assert text.count("⚠️ unsupported") == 1 and text.index("fishing") < text.index("⚠️ unsupported")
+    assert answer["mode"] == "openai" and answer["unsupported"] == [1] and "fishing" in text
     assert "rag-unsupported" in sources and "fishing trip" in sources and "<mark>" in sources
+    shown = message_markdown(Answer(**answer, sentences=[text.split(". ")[0] + ".", "fishing"]))
+    assert shown.count("**(unsupported)**") == 1 and shown.endswith("fishing **(unsupported)**")
 
 
 def _citation(quote_at: int, quote: str) -> Citation:
@@ -197,21 +200,11 @@ def test_rendering_escapes_document_text_and_marks_only_the_quote() -> None:
     panel = sources_html(answer)
     assert "<script>" not in panel and "<img" not in panel and "<b>quoted" not in panel
     assert "&lt;img src=x onerror=alert(1)&gt;" in panel and "evil&lt;b&gt;.txt" in panel
-    assert message_markdown(answer) == "The &lt;b&gt;quoted&lt;/b&gt; words. [1]"
+    # In the chat's Markdown the document's tags are escaped text; only our marker is bold.
+    assert message_markdown(answer) == "The \\<b\\>quoted\\<\\/b\\> words\\. **\\[1\\]**"
     # A citation outside the answer's passages shows the quote alone.
     stray = _citation(10_000, quote)
     assert highlight(answer, stray) == "<mark>The &lt;b&gt;quoted&lt;/b&gt; words.</mark>"
-
-
-def test_corpus_panel_lists_documents_model_and_store(data_dir: Path, embeddings: LocalEmbeddings) -> None:
-    from rag.app import corpus_html
-
-    settings = rag.Settings(corpus_dir=SEEDS, data_dir=data_dir)
-    chain = rag.build_chain(settings, embeddings=embeddings)
-    panel = corpus_html(chain, settings)
-    assert f"2 documents · {chain.retriever.store.count()} chunks" in panel
-    assert HANOI_2024 in panel and RUSSIA_2019 in panel
-    assert settings.embedding_model_id in panel and html.escape(chain.retriever.store.location) in panel
 
 
 def test_importing_rag_does_not_import_gradio() -> None:
@@ -249,17 +242,19 @@ def test_dead_llm_endpoint_is_a_visible_message_and_the_page_stays_usable(
     assert sentinel not in out and sentinel not in err  # nothing the server logged carries the key
 
 
-def test_corpus_panel_lists_at_most_the_cap_and_counts_the_rest(
-    data_dir: Path, embeddings: LocalEmbeddings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import rag.app
-    from rag.app import corpus_html
+def test_markdown_from_documents_is_inert_and_only_our_markers_are_markers() -> None:
+    quote = "See ![x](http://127.0.0.1:9/p.png) and [2] at www.example.com or <b>http://x.y</b>."
+    c = _citation(0, quote)
+    shown = message_markdown(_answer(quote + " tail", c))
+    assert "![" not in shown and "](" not in shown and "http://" not in shown and "www." not in shown
+    assert "\\[2\\]" in shown and "**\\[2\\]**" not in shown  # the document's [2] is text
+    assert shown.endswith("**\\[1\\]**")  # the answerer's marker
 
-    settings = rag.Settings(corpus_dir=SEEDS, data_dir=data_dir)
-    chain = rag.build_chain(settings, embeddings=embeddings)
-    full = corpus_html(chain, settings)
-    assert "2 documents · 14 chunks" in full and full.count("<tr><td>") == 2 and "more documents" not in full
-    monkeypatch.setattr(rag.app, "MAX_CORPUS_ROWS", 1)
-    capped = corpus_html(chain, settings)
-    assert "2 documents · 14 chunks" in capped and capped.count("<tr><td>") == 1
-    assert "… and 1 more documents." in capped
+
+def test_blocking_the_wide_open_host_without_auth(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from rag.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1 and "refusing to listen on 0.0.0.0 without a login" in result.output

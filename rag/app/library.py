@@ -1,0 +1,107 @@
+"""The documents the index holds, as the Documents panel lists them: read once per change of the store."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from rag.app.indexer import Indexer
+from rag.errors import RagError
+from rag.store import Store
+
+MAX_ROWS = 200  # rows shown; the search box reaches the rest
+MIN_REREAD_S = 5.0  # while indexing runs the store changes every flush: re-read at most this often
+COLUMNS = ["document", "type", "pages", "passages", "status"]
+
+
+@dataclass(frozen=True)
+class Doc:
+    """One indexed document."""
+
+    source: str
+    title: str
+    pages: int
+    chunks: int
+
+
+class Library:
+    """The index's documents, cached until the store's generation or count moves."""
+
+    def __init__(self, store: Store, indexer: Indexer) -> None:
+        self.store, self.indexer = store, indexer
+        self._key: tuple[str, int] | None = None
+        self._read_at = 0.0
+        self._docs: list[Doc] = []
+        self._error = ""
+        self._lock = threading.Lock()
+
+    def docs(self) -> tuple[list[Doc], str]:
+        """Return every indexed document (sorted by source), or the error reading them."""
+        with self._lock:
+            try:
+                key = (self.store.generation(), self.store.count())
+            except RagError as e:
+                return [], str(e)
+            fresh = time.monotonic() - self._read_at < MIN_REREAD_S and self.indexer.progress().running
+            if key != self._key and not (fresh and self._docs):
+                self._docs, self._error = self._read()
+                self._key, self._read_at = key, time.monotonic()
+            return self._docs, self._error
+
+    def _read(self) -> tuple[list[Doc], str]:
+        counts: dict[str, list[int]] = {}
+        titles: dict[str, str] = {}
+        try:
+            for record in self.store.iter_records():
+                source = str(record.metadata.get("source", "?"))
+                entry = counts.setdefault(source, [0, 0])
+                entry[0] += 1
+                page = record.metadata.get("page")
+                if isinstance(page, int):
+                    entry[1] = max(entry[1], page)
+                titles.setdefault(source, str(record.metadata.get("title", "")))
+        except RagError as e:
+            return [], str(e)
+        return [Doc(s, titles[s] or s, p, n) for s, (n, p) in sorted(counts.items())], ""
+
+    def rows(self, owner: str, query: str = "") -> tuple[list[list[str]], str]:
+        """Return the table rows one user sees (their uploads' states first) and a one-line summary."""
+        docs, error = self.docs()
+        hidden = self.indexer.hidden_from(owner)
+        states = {f.source: f for f in self.indexer.files(owner)}
+        q = (query or "").strip().lower()
+        rows: list[list[str]] = []
+        for f in states.values():
+            if f.state != "indexed" and (not q or q in f.source.lower()):
+                detail = f"{f.state}: {f.detail}" if f.detail else f.state
+                rows.append([PurePosixPath(f.source).name, _kind(f.source), "", "", detail])
+        visible = [d for d in docs if d.source not in hidden]
+        shown = 0
+        for d in visible:
+            if q and q not in d.source.lower() and q not in d.title.lower():
+                continue
+            if shown >= MAX_ROWS:
+                break
+            shown += 1
+            mine = states.get(d.source)
+            status = "your upload" if mine is not None else "corpus"
+            name = PurePosixPath(d.source).name if mine else d.source
+            rows.append([name, _kind(d.source), str(d.pages or ""), str(d.chunks), status])
+        summary = f"{len(visible):,} documents · {sum(d.chunks for d in visible):,} passages"
+        if error:
+            summary = error
+        elif shown < len(visible) and not q:
+            summary += f" (the first {shown} listed: search to find the rest)"
+        return rows, summary
+
+    def titles(self, owner: str, limit: int = 12) -> list[str]:
+        """Return titles of indexed documents this user may see (for example questions)."""
+        docs, _ = self.docs()
+        hidden = self.indexer.hidden_from(owner)
+        return [d.title for d in docs if d.source not in hidden][:limit]
+
+
+def _kind(source: str) -> str:
+    return PurePosixPath(source).suffix.lstrip(".").upper() or "?"
