@@ -1,28 +1,37 @@
-"""Index documents into the store, incrementally: unchanged files cost nothing to re-ingest."""
+"""Index documents into the store, incrementally: unchanged files cost nothing to re-ingest.
+
+An ingest first plans (which roots and files, from the registry of roots and the paths given), then
+applies (embed and write the new chunks in batches, delete what is gone, bump the generation, bring
+the BM25 side index in step). Every write is idempotent, so a run killed at any point is finished
+by the next one.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from filelock import FileLock, Timeout
 from langchain_core.embeddings import Embeddings
 
-from rag.documents import Chunk, DocumentError, Skipped, load_document, split_document
+from rag.documents import SUPPORTED, Chunk, DocumentError, Skipped, load_document, read_bytes, split_document
 from rag.errors import IngestError
-from rag.lexical import open_bm25, side_index_dir
+from rag.lexical import ids_digest, open_bm25, saved_digest, side_index_dir
 from rag.providers import make_embeddings, token_counter
+from rag.removal import RemoveReport, remove, source_of
+from rag.roots import Registry, Root, absolute, ingest_lock
 from rag.settings import Settings
-from rag.sources import discover
+from rag.sources import Found, Scan, scan
 from rag.store import Store
+
+__all__ = ["IngestProgress", "IngestReport", "RemoveReport", "ingest", "ingest_lock", "remove", "source_of"]
 
 CHUNKER_VERSION = 1
 _FLUSH_CHUNKS = 256  # chunks embedded per store write: big enough to batch well, small enough to resume
+KEPT = "nothing removed: its {n} indexed documents are kept (`rag remove {path}` drops them)"
 
 
 class IngestProgress(Protocol):
@@ -65,14 +74,6 @@ class IngestReport:
         return self.chunks_embedded / self.seconds if self.seconds > 0 else 0.0
 
 
-@dataclass
-class _Pending:
-    chunks: list[Chunk] = field(default_factory=list)
-    metas: list[dict[str, Any]] = field(default_factory=list)
-    updates: dict[str, dict[str, Any]] = field(default_factory=dict)
-    deletes: list[str] = field(default_factory=list)
-
-
 def _chunker(settings: Settings) -> str:
     return f"v{CHUNKER_VERSION}:{settings.chunk_size}:{settings.chunk_overlap}"
 
@@ -89,16 +90,18 @@ def _metadata(chunk: Chunk, sha256: str, n_chunks: int, chunker: str) -> dict[st
     }
     if chunk.page is not None:
         meta["page"] = chunk.page
+    if chunk.section:  # heading path, slide title or sheet name
+        meta["section"] = chunk.section
     return meta
 
 
 def _digest(path: Path, max_bytes: int) -> str | None:
     """Return the sha256 of a file's bytes, or None when it can't be read or is over the limit."""
+    import hashlib
+
     try:
-        if path.stat().st_size > max_bytes:
-            return None
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
+        return hashlib.sha256(read_bytes(path, max_bytes)).hexdigest()
+    except (DocumentError, OSError):
         return None
 
 
@@ -110,11 +113,6 @@ def _unchanged(stored: dict[str, dict[str, Any]], sha256: str, chunker: str) -> 
     )
 
 
-def _lock(settings: Settings) -> FileLock:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(settings.data_dir / "ingest.lock"), timeout=0)
-
-
 def ingest(
     settings: Settings,
     paths: Sequence[Path] | None = None,
@@ -122,24 +120,105 @@ def ingest(
     embeddings: Embeddings | None = None,
     reset: bool = False,
     progress: IngestProgress | None = None,
+    follow_symlinks: bool = False,
 ) -> IngestReport:
-    """Index `paths` (default: the corpus folder) into the configured collection.
+    """Index `paths` (default: every root the index was given, the corpus folder first).
 
-    New and changed files are chunked and embedded, chunks of deleted files are removed, unchanged
-    files are skipped. Files that can't be read are reported in `skipped`, and the rest goes on.
+    A path outside the known roots becomes a root, re-synced by every later plain ingest. New and
+    changed files are chunked and embedded, documents gone from a folder that was walked whole are
+    removed (a missing or empty root removes nothing), unchanged files are skipped. Files that can't
+    be read are reported in `skipped`, and the rest goes on.
     """
-    lock = _lock(settings)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise IngestError(
-            f"another `rag ingest` is writing to this index (lock {lock.lock_file}); "
-            "wait for it to finish and run again"
-        ) from None
-    try:
-        return _ingest(settings, paths, embeddings, reset, progress or _Silent())
-    finally:
-        lock.release()
+    with ingest_lock(settings):
+        return _ingest(settings, paths, embeddings, reset, progress or _Silent(), follow_symlinks)
+
+
+def _plan(
+    registry: Registry, paths: Sequence[Path] | None, follow: bool
+) -> tuple[list[Scan], list[Skipped], list[Root]]:
+    """Decide what to walk: every root, or the paths given (registering those outside every root)."""
+    scans: list[Scan] = []
+    notes: list[Skipped] = []
+    missing: list[Root] = []
+    targets = []
+    if not paths:
+        for root in registry.roots:
+            if (root.label, "") in registry.excluded:
+                continue
+            if follow and root.is_corpus and not root.follow_symlinks:
+                root = registry.corpus = replace(root, follow_symlinks=True)
+            if root.path.exists() or root.path.is_symlink():
+                targets.append((root, root.path))
+            else:
+                missing.append(root)
+    for given in paths or ():
+        path = absolute(given)
+        if not (path.exists() or path.is_symlink()):
+            notes.append(Skipped(str(given), "no such file or folder"))
+            continue
+        root = registry.owner(path) or registry.add(path, follow)
+        if follow and not root.follow_symlinks:
+            root = _follow(registry, root)
+        registry.include(root, root.rel(path))
+        targets.append((root, path))
+    inside = [r.path for r in registry.roots]
+    for root, path in targets:
+        excluded = registry.excluded_in(root)
+        scans.append(scan(root, path, inside=inside, prune=registry.nested(root), excluded=excluded))
+    return scans, notes, missing
+
+
+def _follow(registry: Registry, root: Root) -> Root:
+    followed = replace(root, follow_symlinks=True)
+    if root.is_corpus:
+        registry.corpus = followed
+    else:
+        registry.extra = [followed if r.path == root.path else r for r in registry.extra]
+    return followed
+
+
+@dataclass
+class _Batch:
+    """Writes waiting to be flushed to the store."""
+
+    ids: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    metas: list[dict[str, Any]] = field(default_factory=list)
+    updates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deletes: list[str] = field(default_factory=list)
+
+
+class _Writer:
+    """Embed and write in batches; keep the set of ids the store holds (for the BM25 content check)."""
+
+    def __init__(self, store: Store, embeddings: Embeddings, ids: set[str], progress: IngestProgress) -> None:
+        self.store, self.embeddings, self.ids, self.progress = store, embeddings, ids, progress
+        self.batch = _Batch()
+        self.embedded = self.removed = 0
+        self.changed = False
+
+    def add(self, chunk: Chunk, meta: dict[str, Any]) -> None:
+        self.batch.ids.append(chunk.id)
+        self.batch.texts.append(chunk.text)
+        self.batch.metas.append(meta)
+        if len(self.batch.ids) >= _FLUSH_CHUNKS:  # a big file is embedded and stored as it goes
+            self.flush()
+
+    def flush(self) -> None:
+        b = self.batch
+        if b.ids:
+            self.store.add(b.ids, b.texts, b.metas, _embed(self.embeddings, b.texts))
+            self.ids.update(b.ids)
+            self.embedded += len(b.ids)
+            self.progress.embedded(len(b.ids))
+        if b.updates:
+            self.store.update_metadata(list(b.updates), list(b.updates.values()))
+        if b.deletes:
+            self.store.delete(b.deletes)
+            self.ids.difference_update(b.deletes)
+            self.removed += len(b.deletes)
+        self.changed = self.changed or bool(b.ids or b.updates or b.deletes)
+        self.batch = _Batch()
 
 
 def _ingest(
@@ -148,109 +227,152 @@ def _ingest(
     embeddings: Embeddings | None,
     reset: bool,
     progress: IngestProgress,
+    follow: bool,
 ) -> IngestReport:
     began = time.perf_counter()
-    roots = list(paths) if paths else [settings.corpus_dir]
-    found = discover(roots, settings.corpus_dir)
-    if not found.files and not paths and not settings.corpus_dir.is_dir():
+    registry = Registry.load(settings)
+    scans, skipped, missing = _plan(registry, paths, follow)
+    if not paths and not registry.extra and not settings.corpus_dir.is_dir():
         raise IngestError(f"the corpus folder {settings.corpus_dir} does not exist: set RAG_CORPUS_DIR")
+    registry.save()  # before any write: a run killed now is resumed, its new roots included
     if reset:
         Store.reset(settings)
         shutil.rmtree(side_index_dir(settings), ignore_errors=True)
     store = Store.open(settings, create=True)
+    try:
+        return _apply(settings, store, registry, (scans, skipped, missing), embeddings, progress, began)
+    finally:
+        store.close()
+
+
+def _apply(
+    settings: Settings,
+    store: Store,
+    registry: Registry,
+    plan: tuple[list[Scan], list[Skipped], list[Root]],
+    embeddings: Embeddings | None,
+    progress: IngestProgress,
+    began: float,
+) -> IngestReport:
+    scans, skipped, missing = plan
     embeddings = embeddings or make_embeddings(settings)
     count_tokens = token_counter(embeddings)
     chunker = _chunker(settings)
-
-    by_source: dict[str, dict[str, dict[str, Any]]] = {}
+    # Documents by (root label, source); chunks written before roots were recorded have no root.
+    by_doc: dict[tuple[str | None, str], dict[str, dict[str, Any]]] = {}
     for record in store.iter_records():
-        by_source.setdefault(str(record.metadata.get("source", "")), {})[record.id] = record.metadata
-
+        root = record.metadata.get("root")
+        key = (None if root is None else str(root), str(record.metadata.get("source", "")))
+        by_doc.setdefault(key, {})[record.id] = record.metadata
+    writer = _Writer(store, embeddings, {i for doc in by_doc.values() for i in doc}, progress)
     indexed: list[str] = []
     unchanged: list[str] = []
-    skipped = list(found.skipped)
-    pending = _Pending()
-    embedded = removed_chunks = 0
-    changed = False
-
-    def flush() -> None:
-        nonlocal embedded, removed_chunks, changed
-        if pending.chunks:
-            vectors = _embed(embeddings, [c.text for c in pending.chunks])
-            store.add(
-                [c.id for c in pending.chunks], [c.text for c in pending.chunks], pending.metas, vectors
-            )
-            embedded += len(pending.chunks)
-            progress.embedded(len(pending.chunks))
-        if pending.updates:
-            store.update_metadata(list(pending.updates), list(pending.updates.values()))
-        if pending.deletes:
-            store.delete(pending.deletes)
-            removed_chunks += len(pending.deletes)
-        changed = changed or bool(pending.chunks or pending.updates or pending.deletes)
-        pending.chunks.clear()
-        pending.metas.clear()
-        pending.updates.clear()
-        pending.deletes.clear()
-
     max_bytes = int(settings.max_file_mb * 1e6)
-    progress.start(len(found.files))
-    for path, source in found.files:
-        stored = by_source.get(source, {})
-        # An unchanged file is recognised by its bytes' hash before it is parsed: on 5,183 SciFact
-        # files the scan of an unchanged corpus went from ~3.5 s to ~1 s (`rag serve` runs it).
-        if stored and _unchanged(stored, _digest(path, max_bytes) or "", chunker):
-            unchanged.append(source)
-            progress.file_done(source)
-            continue
-        try:
-            doc = load_document(path, source, max_bytes=max_bytes)
-        except DocumentError as e:
-            skipped.append(Skipped(source, str(e) + (" (its earlier chunks are kept)" if stored else "")))
-            progress.file_done(source)
-            continue
-        if _unchanged(stored, doc.sha256, chunker):
-            unchanged.append(source)
-            progress.file_done(source)
-            continue
-        chunks = split_document(doc, count_tokens, settings.chunk_size, settings.chunk_overlap)
-        for chunk in chunks:
-            meta = _metadata(chunk, doc.sha256, len(chunks), chunker)
-            if chunk.id not in stored:
-                pending.chunks.append(chunk)
-                pending.metas.append(meta)
-            elif stored[chunk.id] != meta:
-                pending.updates[chunk.id] = meta
-        keep = {c.id for c in chunks}
-        pending.deletes.extend(i for i in stored if i not in keep)
-        indexed.append(source)
-        progress.file_done(source)
-        if len(pending.chunks) >= _FLUSH_CHUNKS:
-            flush()
-    flush()
+    files = {(f.root.label, f.source): f for s in scans for f in s.files}
+    progress.start(len(files))
+    for found in files.values():
+        stored = by_doc.get((found.root.label, found.source), {})
+        if not stored and found.root.is_corpus:
+            stored = by_doc.get((None, found.source), {})  # adopted: same ids, root recorded below
+        done = _index_file(found, stored, writer, skipped, count_tokens, settings, chunker, max_bytes)
+        if done is not None:
+            (indexed if done else unchanged).append(found.source)
+        progress.file_done(found.source)
+    writer.flush()
 
-    seen = {source for _, source in found.files}
     removed: list[str] = []
-    for source, stored in by_source.items():
-        if source not in seen and any(source.startswith(prefix) for prefix in found.folders):
-            pending.deletes.extend(stored)
-            removed.append(source)
-    flush()
+    for s in scans:
+        if not s.whole_folder:
+            continue
+        under = [
+            (source, stored)
+            for (label, source), stored in by_doc.items()
+            if label == s.root.label and _under(s.root.rel_of_source(source), s.start)
+        ]
+        if not s.files:
+            where = str(s.root.path / s.start) if s.start else str(s.root.path)
+            reason = f"no supported documents ({' '.join(SUPPORTED)})"
+            note = KEPT.format(n=len(under), path=where) if under else ""
+            skipped.append(Skipped(where, f"{reason}; {note}" if note else reason))
+            continue
+        seen = {f.source for f in s.files}
+        for source, stored in under:
+            if source not in seen:
+                writer.batch.deletes.extend(stored)
+                removed.append(source)
+    writer.flush()
+    for root in missing:
+        what = "the corpus folder does not exist (RAG_CORPUS_DIR)" if root.is_corpus else "missing"
+        n = _documents_of(root, registry, by_doc)
+        skipped.append(Skipped(str(root.path), f"{what}; " + KEPT.format(n=n, path=root.path) if n else what))
 
-    if changed:
-        store.bump_generation()
-    open_bm25(store, settings)  # keep the BM25 side index in step with the collection
+    digest = ids_digest(writer.ids)
+    if writer.changed or saved_digest(settings) != digest:
+        store.bump_generation()  # also after a run killed before its bump: the content check caught it
+    open_bm25(store, settings, digest)
     return IngestReport(
         indexed=tuple(indexed),
         unchanged=tuple(unchanged),
         removed=tuple(sorted(removed)),
         skipped=tuple(skipped),
-        chunks_embedded=embedded,
-        chunks_removed=removed_chunks,
+        chunks_embedded=writer.embedded,
+        chunks_removed=writer.removed,
         chunks_total=store.count(),
         seconds=time.perf_counter() - began,
         location=store.location,
         embedding_model=settings.embedding_model_id,
+    )
+
+
+def _index_file(
+    found: Found,
+    stored: dict[str, dict[str, Any]],
+    writer: _Writer,
+    skipped: list[Skipped],
+    count_tokens: Any,
+    settings: Settings,
+    chunker: str,
+    max_bytes: int,
+) -> bool | None:
+    """Index one file; return True when indexed, False when unchanged, None when skipped."""
+    # An unchanged file is recognised by its bytes' hash before it is parsed: on 5,183 SciFact
+    # files the scan of an unchanged corpus went from ~3.5 s to ~1 s (`rag serve` runs it).
+    root_recorded = all(m.get("root") == found.root.label for m in stored.values())
+    if stored and root_recorded and _unchanged(stored, _digest(found.path, max_bytes) or "", chunker):
+        return False
+    try:
+        doc = load_document(found.path, found.root.key(found.rel), max_bytes=max_bytes)
+    except DocumentError as e:
+        skipped.append(Skipped(found.source, str(e) + (" (its earlier chunks are kept)" if stored else "")))
+        return None
+    if root_recorded and _unchanged(stored, doc.sha256, chunker):
+        return False
+    chunks = split_document(doc, count_tokens, settings.chunk_size, settings.chunk_overlap)
+    keep = set()
+    for chunk in chunks:
+        meta = {**_metadata(chunk, doc.sha256, len(chunks), chunker), "source": found.source}
+        meta["root"] = found.root.label
+        keep.add(chunk.id)
+        if chunk.id not in stored:
+            writer.add(chunk, meta)
+        elif stored[chunk.id] != meta:
+            writer.batch.updates[chunk.id] = meta
+    writer.batch.deletes.extend(i for i in stored if i not in keep)
+    return True
+
+
+def _under(rel: str | None, start: str) -> bool:
+    return rel is not None and (not start or rel == start or rel.startswith(start + "/"))
+
+
+def _documents_of(root: Root, registry: Registry, by_doc: dict[tuple[str | None, str], Any]) -> int:
+    """Count the indexed documents of a root (whose files can't be looked at: it is missing)."""
+    labels = {root.label, None} if root.is_corpus else {root.label}
+    shared = sum(r.label == root.label for r in registry.roots) > 1  # file roots of one folder
+    return sum(
+        1
+        for label, source in by_doc
+        if label in labels and (not shared or root.rel_of_source(source) == root.path.name)
     )
 
 

@@ -6,34 +6,37 @@ it, the answerer reads its IDF. Nothing here knows about vectors or answers.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import math
 import os
 import shutil
-import tempfile
-from collections.abc import Sequence
+import threading
+import uuid
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import numpy as np
 
+from rag.chroma import index_key
+from rag.errors import RagError, StoreError
 from rag.settings import Settings
 from rag.store import Store
+
+_log = logging.getLogger("rag.lexical")
 
 BM25_PARAMS = (1.5, 0.75)  # bm25s' defaults (k1, b); settings choose the product's
 # What the saved BM25 index holds; one saved with other fields is rebuilt on open.
 BM25_FIELDS = "chunks+documents"
+CURRENT = "CURRENT"  # the file naming the version folder in use
+LOCK_WAIT_SECONDS = 600.0  # a rebuild waits this long for another process's, then builds in memory only
 
 
 def side_index_dir(settings: Settings) -> Path:
     """Folder of the side indexes (BM25) of the configured collection."""
-    if settings.chroma_url:
-        url = urlparse(settings.chroma_url)
-        key = f"{url.hostname}_{url.port or 8000}_{settings.collection}"
-    else:
-        key = settings.collection
-    return settings.data_dir / "bm25" / key
+    return settings.data_dir / "bm25" / index_key(settings)
 
 
 def _stemmer() -> Any:
@@ -73,6 +76,7 @@ class BM25Index:
         self.doc_retriever = doc_retriever
         self.chunk_doc = chunk_doc  # chunk position -> document position
         self.fields = fields
+        self.digest = ids_digest(ids)
         self._stem = _stemmer()
 
     def matches(self, params: tuple[float, float]) -> bool:
@@ -133,9 +137,16 @@ class BM25Index:
         )
 
     def save(self, folder: Path) -> None:
-        """Write the index atomically: a crash leaves the old one or the new one, never half."""
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".bm25-", dir=folder.parent))
+        """Write the index as a new version in `folder`, then point `CURRENT` at it (atomic renames).
+
+        A crash leaves the old version current (and a leftover the next save removes), never half
+        an index. Callers serialise saves with `rebuild_lock`; readers may still be loading the
+        version before, so it is kept until the next save.
+        """
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"v-{uuid.uuid4().hex}"
+        tmp = folder / f".tmp-{name}"
+        tmp.mkdir()
         if self.ids:
             self.retriever.save(str(tmp / "index"), show_progress=False)
         if self.doc_retriever is not None and self.chunk_doc is not None:
@@ -146,31 +157,37 @@ class BM25Index:
             "count": self.count,
             "params": self.params,
             "fields": self.fields,
+            "digest": self.digest,
             "ids": self.ids,
         }
         (tmp / "state.json").write_text(json.dumps(state), encoding="utf-8")
-        old = folder.with_name(folder.name + ".old")
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(tmp, folder)
-        shutil.rmtree(old, ignore_errors=True)
+        os.replace(tmp, folder / name)
+        previous = _current_version(folder)
+        pointer = folder / f".{CURRENT}-{uuid.uuid4().hex}"
+        pointer.write_text(name, encoding="utf-8")
+        os.replace(pointer, folder / CURRENT)
+        _clean(folder, keep={name, previous or name})
 
     @classmethod
     def load(cls, folder: Path) -> BM25Index | None:
-        """Load a saved index, or None when there is none or it is unreadable."""
+        """Load the current version saved in `folder`, or None when there is none or it is unreadable."""
         import bm25s
 
+        name = _current_version(folder)
+        if name is None:
+            return None
+        version = folder / name
         try:
-            state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+            state = json.loads((version / "state.json").read_text(encoding="utf-8"))
             retriever = (
-                bm25s.BM25.load(str(folder / "index"), mmap=True, show_progress=False)
+                bm25s.BM25.load(str(version / "index"), mmap=True, show_progress=False)
                 if state["ids"]
                 else bm25s.BM25()
             )
             doc_retriever, chunk_doc = None, None
-            if (folder / "chunk_doc.npy").is_file():
-                doc_retriever = bm25s.BM25.load(str(folder / "documents"), mmap=True, show_progress=False)
-                chunk_doc = np.load(folder / "chunk_doc.npy")
+            if (version / "chunk_doc.npy").is_file():
+                doc_retriever = bm25s.BM25.load(str(version / "documents"), mmap=True, show_progress=False)
+                chunk_doc = np.load(version / "chunk_doc.npy")
             params = tuple(state.get("params", (1.5, 0.75)))
             return cls(
                 list(state["ids"]),
@@ -182,7 +199,7 @@ class BM25Index:
                 chunk_doc,
                 str(state.get("fields", "chunks")),
             )
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, TypeError):
             return None
 
     def is_current(self, store: Store) -> bool:
@@ -246,12 +263,126 @@ def bm25_params(settings: Settings) -> tuple[float, float]:
     return (settings.bm25_k1, settings.bm25_b)
 
 
-def open_bm25(store: Store, settings: Settings) -> BM25Index:
-    """Load the saved BM25 index if it matches the store and settings, else rebuild and save it."""
+def ids_digest(ids: Iterable[str]) -> str:
+    """Fingerprint a set of chunk ids (ids hash their text, so equal sets mean equal contents)."""
+    h = hashlib.sha256()
+    for id_ in sorted(ids):
+        h.update(id_.encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def saved_digest(settings: Settings) -> str | None:
+    """Return the digest of the ids the saved BM25 index holds (None when there is none)."""
     folder = side_index_dir(settings)
+    name = _current_version(folder)
+    try:
+        state = json.loads((folder / str(name) / "state.json").read_text(encoding="utf-8"))
+        return str(state["digest"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _current_version(folder: Path) -> str | None:
+    try:
+        name = (folder / CURRENT).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return name if name.startswith("v-") and "/" not in name else None
+
+
+def _clean(folder: Path, keep: set[str]) -> None:
+    """Remove every leftover: other versions, temp folders, pointers and the pre-version layout."""
+    for entry in folder.iterdir():
+        if entry.name not in keep and entry.name != CURRENT:
+            _remove(entry)
+    for sibling in folder.parent.glob(f"{folder.name}.old"):  # the layout before versions
+        _remove(sibling)
+    for temp in folder.parent.glob(".bm25-*"):
+        _remove(temp)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def rebuild_lock(settings: Settings) -> Any:
+    """Return the file lock that serialises BM25 rebuilds of this collection across processes."""
+    from filelock import FileLock
+
+    folder = side_index_dir(settings)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(folder.parent / f"{folder.name}.lock"), timeout=LOCK_WAIT_SECONDS)
+
+
+def open_bm25(store: Store, settings: Settings, digest: str | None = None) -> BM25Index:
+    """Load the saved BM25 index if it matches the store and settings, else rebuild and save it.
+
+    `digest` (of the ids the caller knows the store holds) makes the check a content check:
+    ingest passes it, so a crash between the last write and the generation bump is caught.
+    Rebuilds are serialised by a file lock; one that waited loads what the other one saved.
+    """
+    from filelock import Timeout
+
+    folder = side_index_dir(settings)
+    params = bm25_params(settings)
+
+    def usable(index: BM25Index | None) -> bool:
+        return (
+            index is not None
+            and index.matches(params)
+            and (digest is None or index.digest == digest)
+            and index.is_current(store)
+        )
+
     index = BM25Index.load(folder)
-    if index is not None and index.matches(bm25_params(settings)) and index.is_current(store):
+    if usable(index):
+        assert index is not None
         return index
-    index = BM25Index.from_store(store, bm25_params(settings))
-    index.save(folder)
-    return index
+    try:
+        with rebuild_lock(settings):
+            index = BM25Index.load(folder)
+            if usable(index):
+                assert index is not None
+                return index
+            index = BM25Index.from_store(store, params)
+            try:
+                index.save(folder)
+            except OSError as e:  # a full disk: search still works, from memory
+                _log.warning("cannot save the BM25 index in %s: %s", folder, e)
+            return index
+    except Timeout:
+        _log.warning("another process holds %s; building the BM25 index in memory", folder)
+        return BM25Index.from_store(store, params)
+    except RagError:
+        raise
+    except Exception as e:  # bm25s or numpy on a damaged index: one line, not a traceback
+        raise StoreError(f"cannot build the BM25 index in {folder}: {e}") from e
+
+
+class BM25Cache:
+    """One process's BM25 index of a store: one rebuild at a time, staleness checked every `every` s."""
+
+    def __init__(self, store: Store, settings: Settings, every: float) -> None:
+        self.store, self.settings, self.every = store, settings, every
+        self._index: BM25Index | None = None
+        self._checked = float("-inf")
+        self._lock = threading.Lock()
+
+    def get(self, now: float) -> BM25Index:
+        """Return the index, rebuilding it (once, whichever thread asks) when the store changed."""
+        index = self._index
+        if index is not None and now - self._checked < self.every:
+            return index
+        with self._lock:
+            index = self._index
+            if index is not None and now - self._checked < self.every:
+                return index
+            params = bm25_params(self.settings)
+            if index is None or not index.matches(params) or not index.is_current(self.store):
+                index = self._index = open_bm25(self.store, self.settings)
+            self._checked = now
+            return index

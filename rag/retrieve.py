@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from rag.lexical import BM25Index, bm25_params, open_bm25
+from rag.lexical import BM25Cache, BM25Index
 from rag.schema import Passage, clean_question
 from rag.settings import RetrievalMode, Settings
 from rag.store import Record, Store
@@ -95,22 +96,29 @@ class Retriever:
         # The answer chain passes its cached embedder, so the question it scores sentences against
         # is embedded once, not once here and again there.
         self.embed_texts = embed_texts
-        self._bm25: BM25Index | None = None
-        self._checked = float("-inf")
+        # Checking staleness costs a store call or two (~2 ms at 10k chunks, ~9 ms at 100k on a server):
+        # do it at most every STALE_CHECK_SECONDS. In that window after another process's ingest a
+        # search may miss new chunks; removed ones are skipped.
+        self._bm25 = BM25Cache(store, settings, STALE_CHECK_SECONDS)
+        self._refreshed = float("-inf")
+        self._refresh_lock = threading.Lock()
+
+    def refresh(self, now: float | None = None) -> None:
+        """Reopen the store when another process reset or changed it (at most every few seconds)."""
+        now = time.monotonic() if now is None else now
+        if now - self._refreshed < STALE_CHECK_SECONDS or not self._refresh_lock.acquire(blocking=False):
+            return  # checked lately, or another thread is checking right now
+        try:
+            self.store.refresh()
+            self._refreshed = now
+        finally:
+            self._refresh_lock.release()
 
     def bm25(self) -> BM25Index:
         """Return the BM25 index, loading or rebuilding it on first use or when the store changed."""
-        index = self._bm25
         now = time.monotonic()
-        # Checking staleness costs two store calls (~2 ms at 10k chunks, ~9 ms at 100k on a server):
-        # do it at most every STALE_CHECK_SECONDS. A search in that window after another process's
-        # ingest may miss new chunks by BM25 (vector search still sees them); removed ones are skipped.
-        if index is not None and now - self._checked < STALE_CHECK_SECONDS:
-            return index
-        if index is None or not index.matches(bm25_params(self.settings)) or not index.is_current(self.store):
-            index = self._bm25 = open_bm25(self.store, self.settings)
-        self._checked = now
-        return index
+        self.refresh(now)
+        return self._bm25.get(now)
 
     def embed_query(self, query: str) -> np.ndarray:
         """Embed a query as a unit vector."""
@@ -123,6 +131,7 @@ class Retriever:
         query = clean_question(query, self.settings.max_question_chars)
         k = k or self.settings.top_k
         mode = mode or self.settings.retrieval_mode
+        self.refresh()
         if mode == "vector":
             records = self.store.query(self.embed_query(query).tolist(), k)
             return [_hit(i, r, r.score) for i, r in enumerate(records, start=1)]

@@ -3,79 +3,54 @@
 from __future__ import annotations
 
 import functools
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
-from urllib.parse import urlparse
 
 import numpy as np
 
-from rag.errors import ConfigError, EmbeddingMismatchError, IndexEmptyError, RagError, StoreError
+from rag.chroma import (
+    CollectionGoneError,
+    SwapLock,
+    close_client,
+    make_client,
+    store_location,
+    translate,
+)
+from rag.errors import EmbeddingMismatchError, IndexEmptyError, RagError, StoreError
 from rag.settings import Settings
+
+__all__ = ["CollectionGoneError", "Record", "Store", "make_client", "store_location"]
 
 SCHEMA_VERSION = 1
 _PAGE = 1000  # records per get() page when scanning the whole collection
+REOPEN_WAIT_SECONDS = 5.0  # how long a question waits for a collection another process is resetting
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def store_location(settings: Settings) -> str:
-    """Describe where the index lives, for messages and the UI."""
-    if settings.chroma_url:
-        return f"Chroma server {settings.chroma_url}, collection {settings.collection!r}"
-    return f"{(settings.data_dir / 'chroma').resolve()}, collection {settings.collection!r}"
-
-
-def make_client(settings: Settings) -> Any:
-    """Connect to Chroma: a server when RAG_CHROMA_URL is set, else the embedded store."""
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    if not settings.chroma_url:
-        path = settings.data_dir / "chroma"
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-            return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-        except Exception as e:
-            raise StoreError(f"cannot open the embedded Chroma store at {path}: {e}") from e
-    url = urlparse(settings.chroma_url)
-    if url.scheme not in ("http", "https") or not url.hostname:
-        raise ConfigError(f"RAG_CHROMA_URL must look like http://host:port, got {settings.chroma_url!r}")
-    try:
-        return chromadb.HttpClient(
-            host=url.hostname,
-            port=url.port or (443 if url.scheme == "https" else 8000),
-            ssl=url.scheme == "https",
-            settings=chroma_settings,
-        )
-    except Exception as e:
-        raise StoreError(_unreachable(settings, e)) from e
-
-
-def _unreachable(settings: Settings, e: BaseException) -> str:
-    return (
-        f"cannot reach the Chroma server at {settings.chroma_url} ({type(e).__name__}); "
-        "start it (chroma run --path DIR --host 127.0.0.1 --port PORT) or unset RAG_CHROMA_URL"
-    )
-
-
 def _guard(method: Callable[P, R]) -> Callable[P, R]:
-    """Turn any failure of the Chroma client into a one-line `StoreError`."""
+    """Run a store call under the reopen lock; a deleted collection is reopened and the call retried once."""
 
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return method(*args, **kwargs)
-        except RagError:
-            raise
-        except Exception as e:
-            store: Store = args[0]  # type: ignore[assignment]
-            if store.settings.chroma_url:
-                raise StoreError(_unreachable(store.settings, e)) from e
-            raise StoreError(f"Chroma store error at {store_location(store.settings)}: {e}") from e
+        store: Store = args[0]  # type: ignore[assignment]
+        for attempt in (1, 2):
+            try:
+                with store._swap.read():
+                    return method(*args, **kwargs)
+            except RagError:
+                raise
+            except Exception as e:
+                error = translate(store.settings, e)
+                if attempt == 2 or not isinstance(error, CollectionGoneError) or not store._reopenable:
+                    raise error from e
+                store.reopen(wait=REOPEN_WAIT_SECONDS)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     return wrapper
 
@@ -91,12 +66,22 @@ class Record:
 
 
 class Store:
-    """One Chroma collection of chunks, tagged with the embedding model that built it."""
+    """One Chroma collection of chunks, tagged with the embedding model that built it.
+
+    A serving process keeps one `Store` while other processes ingest: `refresh()` notices a
+    collection that was reset (a new id) or written by another process (a new generation) and
+    reopens it; the embedded client is closed and opened again, since Chroma's in-process vector
+    index does not load another process's writes (measured: 2,000 added vectors stay invisible).
+    """
 
     def __init__(self, settings: Settings, client: Any, collection: Any) -> None:
         self.settings = settings
         self.client = client
         self.collection = collection
+        self._swap = SwapLock()
+        self._reopen_lock = threading.Lock()
+        self._reopenable = False  # set by open(): a store being created is not reopened behind ingest
+        self._generation = ""
 
     @classmethod
     def open(cls, settings: Settings, *, create: bool = False) -> Store:
@@ -104,24 +89,30 @@ class Store:
         client = make_client(settings)
         store = cls(settings, client, None)
         store.collection = store._open_collection(create)
+        store._generation = str((store.collection.metadata or {}).get("generation", ""))
+        store._reopenable = not create
         return store
 
-    @_guard
     def _open_collection(self, create: bool) -> Any:
         name = self.settings.collection
-        existing = {c.name if hasattr(c, "name") else c for c in self.client.list_collections()}
-        if name not in existing:
-            if not create:
-                raise IndexEmptyError(
-                    f"nothing is indexed yet in {store_location(self.settings)}: run `rag ingest`"
+        try:
+            existing = {c.name if hasattr(c, "name") else c for c in self.client.list_collections()}
+            if name not in existing:
+                if not create:
+                    raise IndexEmptyError(
+                        f"nothing is indexed yet in {store_location(self.settings)}: run `rag ingest`"
+                    )
+                return self.client.create_collection(
+                    name,
+                    metadata=self._metadata(generation=uuid.uuid4().hex),
+                    configuration={"hnsw": {"space": "cosine"}},
+                    embedding_function=None,
                 )
-            return self.client.create_collection(
-                name,
-                metadata=self._metadata(generation=uuid.uuid4().hex),
-                configuration={"hnsw": {"space": "cosine"}},
-                embedding_function=None,
-            )
-        collection = self.client.get_collection(name, embedding_function=None)
+            collection = self.client.get_collection(name, embedding_function=None)
+        except RagError:
+            raise
+        except Exception as e:
+            raise translate(self.settings, e) from e
         built_with = (collection.metadata or {}).get("embedding_model")
         if built_with and built_with != self.settings.embedding_model_id:
             raise EmbeddingMismatchError(
@@ -150,16 +141,84 @@ class Store:
             return False
         except Exception as e:
             raise StoreError(f"cannot reset {store_location(settings)}: {e}") from e
+        finally:
+            close_client(client)
 
     @property
     def location(self) -> str:
         """Describe where this collection lives."""
         return store_location(self.settings)
 
+    def close(self) -> None:
+        """Release the client (the embedded store's files and memory once no other handle uses them)."""
+        with self._swap.write():
+            close_client(self.client)
+
+    def _current(self, wait: float) -> Any:
+        """Return the configured collection as it is now, waiting up to `wait` s for one being reset."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return self.client.get_collection(self.settings.collection, embedding_function=None)
+            except Exception as e:
+                error = translate(self.settings, e)
+                if not isinstance(error, CollectionGoneError) or time.monotonic() >= deadline:
+                    raise (
+                        StoreError(
+                            f"the collection {self.settings.collection!r} is being rebuilt by another "
+                            "process; ask again in a moment"
+                        )
+                        if isinstance(error, CollectionGoneError)
+                        else error
+                    ) from e
+                time.sleep(0.2)
+
+    def refresh(self) -> bool:
+        """Reopen the collection if it was reset or another process changed it; return whether it was."""
+        if not self._reopenable:
+            return False
+        try:
+            with self._swap.read():
+                fresh = self.client.get_collection(self.settings.collection, embedding_function=None)
+        except Exception as e:
+            if not isinstance(translate(self.settings, e), CollectionGoneError):
+                raise translate(self.settings, e) from e
+            self.reopen(wait=REOPEN_WAIT_SECONDS)  # reset by another process: wait for the new one
+            return True
+        generation = str((fresh.metadata or {}).get("generation", ""))
+        if fresh.id == self.collection.id and (self.settings.chroma_url or generation == self._generation):
+            self._generation = generation
+            return False
+        self.reopen(wait=0.0)
+        return True
+
+    def reopen(self, *, wait: float = 0.0) -> None:
+        """Open the collection again (after a reset, or to see another process's vectors)."""
+        with self._reopen_lock, self._swap.write():
+            if not self.settings.chroma_url:
+                # The embedded client shares one in-process system per folder: closing ours lets
+                # the next client load the files as they are now.
+                close_client(self.client)
+                self.client = make_client(self.settings)
+            collection = self._current(wait)
+            self.collection = self._open_checked(collection)
+            self._generation = str((collection.metadata or {}).get("generation", ""))
+
+    def _open_checked(self, collection: Any) -> Any:
+        built_with = (collection.metadata or {}).get("embedding_model")
+        if built_with and built_with != self.settings.embedding_model_id:
+            raise EmbeddingMismatchError(
+                f"the index {self.settings.collection!r} is now built with {built_with}; "
+                f"the settings use {self.settings.embedding_model_id}: restart with matching settings"
+            )
+        return collection
+
     @_guard
     def generation(self) -> str:
         """Return the collection's generation: it changes whenever its chunks change."""
         fresh = self.client.get_collection(self.settings.collection, embedding_function=None)
+        if fresh.id != self.collection.id:
+            return ""  # reset under us: matches no side index built before
         return str((fresh.metadata or {}).get("generation", ""))
 
     @_guard
@@ -167,6 +226,7 @@ class Store:
         """Mark the collection as changed (side indexes built before are now stale)."""
         generation = uuid.uuid4().hex
         self.collection.modify(metadata=self._metadata(generation))
+        self._generation = generation
         return generation
 
     @_guard
@@ -175,12 +235,15 @@ class Store:
         return int(self.collection.count())
 
     @_guard
+    def _page(self, include: list[str], offset: int) -> dict[str, Any]:
+        return dict(self.collection.get(include=include, limit=_PAGE, offset=offset))
+
     def iter_records(self, *, with_text: bool = False) -> Iterator[Record]:
         """Yield every stored chunk (metadata, and text when asked), page by page."""
         include = ["metadatas", "documents"] if with_text else ["metadatas"]
         offset = 0
         while True:
-            page = self.collection.get(include=include, limit=_PAGE, offset=offset)
+            page = self._page(include, offset)
             ids = page["ids"]
             if not ids:
                 return
@@ -190,6 +253,10 @@ class Store:
             offset += len(ids)
 
     @_guard
+    def max_batch(self) -> int:
+        """Return the most records one write may carry (Chroma refuses larger batches)."""
+        return max(1, int(self.client.get_max_batch_size()))
+
     def add(
         self,
         ids: Sequence[str],
@@ -197,21 +264,40 @@ class Store:
         metadatas: Sequence[dict[str, Any]],
         vectors: np.ndarray,
     ) -> None:
-        """Add (or overwrite) chunks with their precomputed embeddings."""
+        """Add (or overwrite) chunks with their precomputed embeddings, in batches Chroma accepts."""
+        step = self.max_batch()
+        for s in range(0, len(ids), step):
+            self._upsert(
+                ids[s : s + step], texts[s : s + step], metadatas[s : s + step], vectors[s : s + step]
+            )
+
+    @_guard
+    def _upsert(
+        self, ids: Sequence[str], texts: Sequence[str], metadatas: Sequence[dict[str, Any]], vectors: Any
+    ) -> None:
         self.collection.upsert(
             ids=list(ids), documents=list(texts), metadatas=list(metadatas), embeddings=vectors
         )
 
-    @_guard
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict[str, Any]]) -> None:
         """Change the metadata of stored chunks without re-embedding them."""
-        self.collection.update(ids=list(ids), metadatas=list(metadatas))
+        step = self.max_batch()
+        for s in range(0, len(ids), step):
+            self._update(ids[s : s + step], metadatas[s : s + step])
 
     @_guard
+    def _update(self, ids: Sequence[str], metadatas: Sequence[dict[str, Any]]) -> None:
+        self.collection.update(ids=list(ids), metadatas=list(metadatas))
+
     def delete(self, ids: Sequence[str]) -> None:
         """Remove chunks by id."""
-        for start in range(0, len(ids), _PAGE):
-            self.collection.delete(ids=list(ids[start : start + _PAGE]))
+        step = min(_PAGE, self.max_batch())
+        for s in range(0, len(ids), step):
+            self._delete(ids[s : s + step])
+
+    @_guard
+    def _delete(self, ids: Sequence[str]) -> None:
+        self.collection.delete(ids=list(ids))
 
     @_guard
     def get(self, ids: Sequence[str]) -> list[Record]:

@@ -130,9 +130,11 @@ def test_folder_outside_the_corpus_adds_but_never_removes(
     other.mkdir()
     (other / "extra.txt").write_text("Pyongyang hosted a delegation.\n")
     report = ingest(settings, [other], embeddings=embeddings)
-    assert report.indexed == ("extra.txt",)
+    assert report.indexed == ("other/extra.txt",)  # named by its root's folder: it can't shadow a corpus file
     assert report.removed == ()
-    assert {m["source"] for m in _stored(settings).values()} == {HANOI_2024, RUSSIA_2019, "extra.txt"}
+    assert {m["source"] for m in _stored(settings).values()} == {HANOI_2024, RUSSIA_2019, "other/extra.txt"}
+    again = ingest(settings, embeddings=embeddings)  # a plain ingest re-syncs every root it was given
+    assert again.removed == () and "other/extra.txt" in again.unchanged
 
 
 def test_index_built_with_another_model_is_refused(

@@ -183,11 +183,12 @@ def test_a_bm25_index_saved_without_documents_is_rebuilt(
     settings = make_settings()
     ingest(settings, embeddings=embeddings)
     folder = side_index_dir(settings)
-    state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+    version = folder / (folder / "CURRENT").read_text(encoding="utf-8")
+    state = json.loads((version / "state.json").read_text(encoding="utf-8"))
     del state["fields"]  # as saved before documents were indexed too
-    (folder / "state.json").write_text(json.dumps(state), encoding="utf-8")
-    shutil.rmtree(folder / "documents")
-    (folder / "chunk_doc.npy").unlink()
+    (version / "state.json").write_text(json.dumps(state), encoding="utf-8")
+    shutil.rmtree(version / "documents")
+    (version / "chunk_doc.npy").unlink()
     assert open_retriever(settings, embeddings).search("Yongbyon", mode="bm25")
     rebuilt = BM25Index.load(folder)
     assert rebuilt is not None and rebuilt.fields == BM25_FIELDS and rebuilt.doc_retriever is not None
