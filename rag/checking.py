@@ -33,6 +33,7 @@ _NUMBER_WORDS = {
     )
     for w in names.split()
 }
+_VAGUE = frozenset({"zero", "none", "one", "first", "second"})  # "no one", "at first", "a second look"
 _WORDS = re.compile(r"[\w’']+")
 _NEGATION = re.compile(
     r"\b(?:not|never|no|none|nor|neither|nobody|nothing|nowhere|without|cannot)\b|n[’']t\b", re.IGNORECASE
@@ -45,7 +46,7 @@ _SPEECH = (
 _NAME = r"[A-Z][\w’'.-]*(?:\s+(?:[A-Z][\w’'.-]*|de|van|von|bin|al|el|la|le))*"
 _SPEAKERS = (
     re.compile(rf"({_NAME})\s+(?:has\s+|had\s+|have\s+|also\s+|publicly\s+|reportedly\s+)*{_SPEECH}\b"),
-    re.compile(rf"\baccording\s+to\s+(?:the\s+)?({_NAME})"),
+    re.compile(rf"\b[Aa]ccording\s+to\s+(?:the\s+)?({_NAME})"),
     re.compile(rf"[,”\"]\s*{_SPEECH}\s+({_NAME})"),
 )
 # Capitalised words that name no one: a sentence's first word, pronouns, titles.
@@ -148,6 +149,12 @@ def _numbers(text: str) -> set[str]:
     return {n.split(".")[0] if n.endswith(".0") else n for n in found}
 
 
+def _claimed_numbers(sentence: str) -> set[str]:
+    """Numbers a sentence states: digits, and number words from "two" up ("one" is mostly a pronoun)."""
+    words = _WORDS.findall(sentence.casefold())
+    return _numbers(sentence) | {_NUMBER_WORDS[w] for w in words if w in _NUMBER_WORDS and w not in _VAGUE}
+
+
 def _passage_numbers(text: str) -> set[str]:
     words = _WORDS.findall(text.casefold())
     return _numbers(text) | {_NUMBER_WORDS[w] for w in words if w in _NUMBER_WORDS}
@@ -171,7 +178,7 @@ def _fold(text: str) -> str:
 
 def _claims_problem(sentence: str, cited_text: str, best_match: str) -> str | None:
     """Name what the sentence claims that its cited passages don't: a number, speaker, quote, polarity."""
-    missing = sorted(_numbers(sentence) - _passage_numbers(cited_text))
+    missing = sorted(_claimed_numbers(sentence) - _passage_numbers(cited_text))
     if missing:
         return f"the number {missing[0]} is not in the cited passage"
     words = set(_WORDS.findall(cited_text.casefold()))

@@ -15,7 +15,7 @@ import re
 import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from langchain_core.runnables import RunnableConfig
@@ -42,22 +42,36 @@ _LABEL = re.compile(r"^\s*(?:standalone|rewritten|new|self-contained)?\s*questio
 _QUOTES = "\"'“”‘’`"
 
 
-@dataclass(frozen=True)
 class Budget:
-    """What one question may spend on chat calls: a slot of the chain's limit, until a deadline."""
+    """What one question may spend on chat calls: slots of the chain's limit, and `seconds` in all.
 
-    limit: LLMLimit
-    seconds: float
-    expires: float  # time.monotonic()
+    Only time inside chat calls counts (waiting for a slot, the rewrite, the answer stream), so a
+    slow retrieval between them does not eat the model's time.
+    """
+
+    def __init__(self, limit: LLMLimit, seconds: float) -> None:
+        self.limit = limit
+        self.seconds = seconds
+        self._spent = 0.0
 
     @classmethod
     def start(cls, limit: LLMLimit, seconds: float) -> Budget:
-        """Start the clock of one question."""
-        return cls(limit, seconds, time.monotonic() + seconds)
+        """Start the budget of one question."""
+        return cls(limit, seconds)
 
     def remaining(self) -> float:
         """Seconds left, never negative."""
-        return max(0.0, self.expires - time.monotonic())
+        return max(0.0, self.seconds - self._spent)
+
+    @contextmanager
+    def clock(self) -> Iterator[Callable[[], float]]:
+        """Time one call: yield a function telling the seconds it has left; charge what it took."""
+        began = time.monotonic()
+        expires = began + self.remaining()
+        try:
+            yield lambda: max(0.0, expires - time.monotonic())
+        finally:
+            self._spent += time.monotonic() - began
 
 
 def provider_error(settings: Settings, e: BaseException) -> ProviderError:
@@ -116,40 +130,40 @@ def _bounded(
     stalled (the per-read timeout alone lets a trickling or stalled endpoint run far past it). The
     worker keeps its slot until its request really ends, so the limit counts open requests.
     """
-    if not budget.limit.acquire(budget.remaining()):
-        raise deadline_error(settings, budget, "waiting for a free chat slot")
-    out: queue.Queue[tuple[str, str | BaseException | None]] = queue.Queue()
-    stop = threading.Event()
+    with budget.clock() as left:
+        if not budget.limit.acquire(left()):
+            raise deadline_error(settings, budget, "waiting for a free chat slot")
+        out: queue.Queue[tuple[str, str | BaseException | None]] = queue.Queue()
+        stop = threading.Event()
 
-    def pump() -> None:
-        try:
-            pieces = make()
-            for piece in pieces:
-                if stop.is_set():
-                    break
-                out.put(("delta", piece))
-            out.put(("end", None))
-        except BaseException as e:  # handed to the caller's thread
-            out.put(("error", e))
-        finally:
-            budget.limit.release()
-
-    context = contextvars.copy_context()  # tracing and callback context follow the call
-    threading.Thread(target=context.run, args=(pump,), name="rag-llm", daemon=True).start()
-    try:
-        while True:
+        def pump() -> None:
             try:
-                kind, value = out.get(timeout=budget.remaining())
-            except queue.Empty:
-                raise deadline_error(settings, budget, stage) from None
-            if kind == "end":
-                return
-            if isinstance(value, BaseException):
-                raise provider_error(settings, value) from value
-            assert value is not None
-            yield value
-    finally:
-        stop.set()
+                for piece in make():
+                    if stop.is_set():
+                        break
+                    out.put(("delta", piece))
+                out.put(("end", None))
+            except BaseException as e:  # handed to the caller's thread
+                out.put(("error", e))
+            finally:
+                budget.limit.release()
+
+        context = contextvars.copy_context()  # tracing and callback context follow the call
+        threading.Thread(target=context.run, args=(pump,), name="rag-llm", daemon=True).start()
+        try:
+            while True:
+                try:
+                    kind, value = out.get(timeout=left())
+                except queue.Empty:
+                    raise deadline_error(settings, budget, stage) from None
+                if kind == "end":
+                    return
+                if isinstance(value, BaseException):
+                    raise provider_error(settings, value) from value
+                assert value is not None
+                yield value
+        finally:
+            stop.set()
 
 
 def stream_answer(
@@ -174,25 +188,26 @@ async def _abounded(
     pieces: AsyncGenerator[str, None], *, settings: Settings, budget: Budget, stage: str
 ) -> AsyncIterator[str]:
     """Yield from `pieces` within the budget; a timeout cancels the request, which frees its slot."""
-    if not await budget.limit.aacquire(budget.remaining()):
-        raise deadline_error(settings, budget, "waiting for a free chat slot")
-    try:
-        while True:
-            try:
-                # Each step is awaited with the time left: cancelling a step closes the HTTP stream.
-                piece = await asyncio.wait_for(anext(pieces), timeout=budget.remaining())
-            except StopAsyncIteration:
-                return
-            except TimeoutError:
-                raise deadline_error(settings, budget, stage) from None
-            except Exception as e:
-                raise provider_error(settings, e) from e
-            yield piece
-    finally:
+    with budget.clock() as left:
+        if not await budget.limit.aacquire(left()):
+            raise deadline_error(settings, budget, "waiting for a free chat slot")
         try:
-            await pieces.aclose()
+            while True:
+                try:
+                    # Each step gets the time left: cancelling a step closes the HTTP stream.
+                    piece = await asyncio.wait_for(anext(pieces), timeout=left())
+                except StopAsyncIteration:
+                    return
+                except TimeoutError:
+                    raise deadline_error(settings, budget, stage) from None
+                except Exception as e:
+                    raise provider_error(settings, e) from e
+                yield piece
         finally:
-            budget.limit.release()
+            try:
+                await pieces.aclose()
+            finally:
+                budget.limit.release()
 
 
 async def astream_answer(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,6 +76,7 @@ def test_answer_request_and_checked_reply(
 
     (request,) = _chat_requests(stub)
     assert request["model"] == "test-model" and request["stream"] is True
+    assert request["max_completion_tokens"] == 512  # RAG_LLM_MAX_TOKENS: a looping model stops
     system, human = request["messages"]
     assert system["role"] == "system" and "I couldn't find this in the documents." in system["content"]
     for i, hit in enumerate(hits, start=1):
@@ -121,7 +123,8 @@ def test_follow_up_is_condensed_then_answered(
 
     answer = chain.invoke({"question": "What did he sign there?", "history": history})
 
-    condense, _ = _chat_requests(stub)
+    condense, answer_request = _chat_requests(stub)
+    assert condense["max_completion_tokens"] == answer_request["max_completion_tokens"] == 512
     prompt = condense["messages"][0]["content"]
     assert DELEGATION_Q in prompt and "What did he sign there?" in prompt
     assert answer.retrieval_query == standalone
@@ -147,9 +150,10 @@ def test_server_error_is_one_clear_line_after_bounded_retries(
 def test_stalled_endpoint_times_out(stub: OpenAIStub, data_dir: Path, embeddings: LocalEmbeddings) -> None:
     stub.stall(30)
     settings = _settings(stub, data_dir).model_copy(update={"llm_timeout": 0.5, "llm_max_retries": 0})
+    chain = build_chain(settings, embeddings=embeddings)
     began = time.monotonic()
     with pytest.raises(ProviderError, match="Timeout"):
-        build_chain(settings, embeddings=embeddings).invoke({"question": HANOI_Q})
+        chain.invoke({"question": HANOI_Q})
     assert time.monotonic() - began < 3
 
 
@@ -225,3 +229,92 @@ def test_stall_mid_stream_times_out_with_one_line(
     assert "\n" not in str(caught.value)
     stub.reply("Trump walked out of the summit in Hanoi [1].")
     assert not chain.invoke({"question": HANOI_Q}).refused  # the chain still works afterwards
+
+
+def test_max_tokens_setting_reaches_the_wire(
+    stub: OpenAIStub, data_dir: Path, embeddings: LocalEmbeddings
+) -> None:
+    stub.reply("Trump walked out of the summit in Hanoi [1].")
+    chain = build_chain(_settings(stub, data_dir, llm_max_tokens=64), embeddings=embeddings)
+    chain.invoke({"question": HANOI_Q})
+    (request,) = _chat_requests(stub)
+    assert request["max_completion_tokens"] == 64 and "max_tokens" not in request
+
+
+def test_deadline_ends_a_trickling_answer_with_one_line(
+    stub: OpenAIStub, data_dir: Path, embeddings: LocalEmbeddings
+) -> None:
+    # Each read returns in time (the per-read timeout never fires) but the answer never ends.
+    stub.reply("Trump walked out of the summit in Hanoi, rejecting Kim's offer [1].", stall_after=3)
+    settings = _settings(stub, data_dir, llm_deadline=1.5).model_copy(update={"llm_timeout": 30.0})
+    chain = build_chain(settings, embeddings=embeddings)
+    began = time.monotonic()
+    events: list = []
+    with pytest.raises(ProviderError, match="deadline") as caught:
+        for event in chain.stream({"question": HANOI_Q}):
+            events.append(event)
+    assert time.monotonic() - began < 4  # the deadline, not the 30 s read timeout
+    assert events and all(isinstance(e, str) for e in events)
+    message = str(caught.value)
+    assert "\n" not in message and "RAG_LLM_DEADLINE" in message and "writing the answer" in message
+    stub.reply("Trump walked out of the summit in Hanoi [1].")
+    assert not chain.invoke({"question": HANOI_Q}).refused  # the chain keeps working
+
+
+def test_deadline_covers_the_rewrite(stub: OpenAIStub, data_dir: Path, embeddings: LocalEmbeddings) -> None:
+    stub.stall(30)
+    settings = _settings(stub, data_dir, llm_deadline=1.0).model_copy(update={"llm_timeout": 30.0})
+    chain = build_chain(settings, embeddings=embeddings)
+    history = [[DELEGATION_Q, "Prosecutor General Igor Krasnov headed it [1]."]]
+    began = time.monotonic()
+    with pytest.raises(ProviderError, match="rewriting the question"):
+        chain.invoke({"question": "What did he sign there?", "history": history})
+    assert time.monotonic() - began < 3
+
+
+def test_llm_questions_queue_and_extractive_ones_never_wait(
+    stub: OpenAIStub, data_dir: Path, embeddings: LocalEmbeddings
+) -> None:
+    """RAG_LLM_CONCURRENCY=1 and a hung endpoint: the second LLM question waits, extractive ones don't."""
+    stub.reply("Trump walked out of the summit in Hanoi [1].", stall_after=1)  # hangs until the stub stops
+    settings = _settings(stub, data_dir, llm_concurrency=1, llm_deadline=2.5)
+    chain = build_chain(settings, embeddings=embeddings)
+    quick = chain.with_options(mode="extractive")
+    assert quick.llm_limit is chain.llm_limit and chain.with_options(top_k=3).llm_limit is chain.llm_limit
+    first_error: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            chain.invoke({"question": HANOI_Q})
+        except ProviderError as e:
+            first_error.append(e)
+
+    worker = threading.Thread(target=ask)
+    worker.start()
+    deadline = time.monotonic() + 10
+    while chain.llm_limit.busy == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert chain.llm_limit.busy == 1
+    began = time.monotonic()
+    assert quick.invoke({"question": HANOI_Q}).mode == "extractive"
+    assert time.monotonic() - began < 2.0  # never behind the hung LLM call
+    with pytest.raises(ProviderError, match="waiting for a free chat slot"):
+        chain.invoke({"question": DELEGATION_Q})  # queued behind the first, then out of time
+    assert len(_chat_requests(stub)) == 1  # the queued question never reached the endpoint
+    worker.join(10)
+    assert first_error and "deadline" in str(first_error[0])
+
+
+def test_leading_markers_repeats_and_false_attribution(
+    stub: OpenAIStub, data_dir: Path, embeddings: LocalEmbeddings
+) -> None:
+    chain = build_chain(_settings(stub, data_dir), embeddings=embeddings)
+    hits = chain.retriever.search(DELEGATION_Q)
+    n = next(i for i, h in enumerate(hits, start=1) if SIGNED in h.text)
+    assert "Xi Jinping" not in hits[n - 1].text
+    signed = f"Krasnov and Kim Chol Won {SIGNED}."
+    stub.reply(f"[{n}] {signed} [{n}] {signed} [{n}] {signed}\nXi Jinping said that Krasnov {SIGNED} [{n}].")
+    answer = chain.invoke({"question": DELEGATION_Q})
+    assert answer.sentences[0] == f"{signed} [{n}]"  # the leading marker attached, the repeats collapsed
+    assert len(answer.sentences) == 2 and answer.unsupported == [1]  # no Xi in the cited passage
+    assert [c.n for c in answer.citations] == [n] and SIGNED in answer.citations[0].quote
