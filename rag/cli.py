@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from rag.cli_options import RichProgress, err, make_settings, out, store_options, user_errors
+from rag.cli_remove import register as register_remove_command
 from rag.errors import RagError
 from rag.evals.cli import register as register_eval_commands
 from rag.offline import apply_offline_env
@@ -79,20 +80,25 @@ def ingest(
     ] = None,
     reset: Annotated[bool, typer.Option("--reset", help="Delete the index first and rebuild it.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow-symlinks", help="Follow symlinks that lead outside the indexed folders.")
+    ] = False,
     *,
     store: dict[str, Any],
 ) -> None:
-    """Index documents: new and changed files are embedded, deleted ones removed."""
+    """Index documents: new and changed files are embedded, deleted ones removed (see `rag remove`)."""
     from rag.ingest import ingest as run_ingest
 
     with user_errors():
         settings = make_settings(store)
         if quiet:
-            report = run_ingest(settings, paths or None, reset=reset)
+            report = run_ingest(settings, paths or None, reset=reset, follow_symlinks=follow)
         else:
             progress = RichProgress()
             with progress.bar:
-                report = run_ingest(settings, paths or None, reset=reset, progress=progress)
+                report = run_ingest(
+                    settings, paths or None, reset=reset, progress=progress, follow_symlinks=follow
+                )
             print_report(report)
         if not (report.indexed or report.unchanged) and report.chunks_total == 0:
             err.print("[bold red]error:[/] no documents were indexed", highlight=False)
@@ -285,6 +291,7 @@ def feedback(
         err.print(f"{len(rows)} rated answers written to {file}", highlight=False)
 
 
+register_remove_command(app)
 register_eval_commands(app)  # rag eval, rag eval-retrieval: after the everyday commands in --help
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from langchain_core.embeddings import Embeddings
 from pydantic import SecretStr
 
-from rag.errors import ConfigError
+from rag.errors import ConfigError, ProviderError
 from rag.settings import DEFAULT_OPENAI_EMBEDDING_MODEL, Settings
 
 if TYPE_CHECKING:  # loaded with langchain_openai, by make_chat_model's callers
@@ -32,16 +32,47 @@ def make_embeddings(settings: Settings) -> Embeddings:
                 raise ConfigError(
                     "RAG_EMBEDDING=openai needs langchain-openai: pip install langchain-openai"
                 ) from e
-            return OpenAIEmbeddings(
-                model=settings.embedding_model or DEFAULT_OPENAI_EMBEDDING_MODEL,
-                api_key=settings.openai_api_key,
-                base_url=settings.openai_base_url or None,
-                chunk_size=settings.embedding_batch_size,
-                # Non-OpenAI servers take plain strings, not tiktoken ids.
-                check_embedding_ctx_length=not settings.openai_base_url,
+            return _OneLineErrors(
+                OpenAIEmbeddings(
+                    model=settings.embedding_model or DEFAULT_OPENAI_EMBEDDING_MODEL,
+                    api_key=settings.openai_api_key,
+                    base_url=settings.openai_base_url or None,
+                    chunk_size=settings.embedding_batch_size,
+                    # Non-OpenAI servers take plain strings, not tiktoken ids.
+                    check_embedding_ctx_length=not settings.openai_base_url,
+                ),
+                settings.openai_base_url or "OpenAI",
             )
         case other:  # pragma: no cover - Settings validates the Literal
             raise ConfigError(f"unknown embedding provider {other!r}: use local or openai")
+
+
+class _OneLineErrors(Embeddings):
+    """An embeddings endpoint whose failures are one `ProviderError` line, not the SDK's traceback."""
+
+    def __init__(self, inner: Embeddings, where: str) -> None:
+        self.inner, self.where = inner, where
+
+    def _failed(self, e: Exception) -> ProviderError:
+        detail = " ".join(str(e).split())[:200] or type(e).__name__
+        return ProviderError(
+            f"the embeddings endpoint {self.where} failed ({detail}); check RAG_OPENAI_BASE_URL and the "
+            "API key, or use RAG_EMBEDDING=local"
+        )
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed texts, or raise one line naming the endpoint."""
+        try:
+            return self.inner.embed_documents(texts)
+        except Exception as e:
+            raise self._failed(e) from e
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed a query, or raise one line naming the endpoint."""
+        try:
+            return self.inner.embed_query(text)
+        except Exception as e:
+            raise self._failed(e) from e
 
 
 def token_counter(embeddings: Embeddings):  # type: ignore[no-untyped-def]
