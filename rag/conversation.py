@@ -132,15 +132,19 @@ def dependence(question: str) -> str | None:
 def _referent(question: str, history: Sequence[Turn]) -> int:
     """Return the index of the turn `question` refers to: the last, or for "he"/"she" the last naming someone.
 
-    A refused turn ("What is a good recipe for kimchi?") names no one, so "What did he offer?" after it
-    goes back to the turn before.
+    "What is a good recipe for kimchi?" names no one, so "What did he offer?" after it goes back to the
+    turn before, whatever was answered to it. A name in an earlier question counts before one in an
+    answer: the question is what the search is combined with, and a wrong answer should not steer it.
     """
-    if {w for w, _ in _tokens(question)} & _PERSON:
-        for i in range(len(history) - 1, max(-1, len(history) - 1 - _DEPTH), -1):
-            turn = history[i]
-            answer = "" if turn.answer.strip() == REFUSAL else turn.answer
-            if _has_name(turn.question) or _has_name(answer):
-                return i
+    if not {w for w, _ in _tokens(question)} & _PERSON:
+        return len(history) - 1
+    recent = range(len(history) - 1, max(-1, len(history) - 1 - _DEPTH), -1)
+    for i in recent:
+        if _has_name(history[i].question):
+            return i
+    for i in recent:
+        if history[i].answer.strip() != REFUSAL and _has_name(history[i].answer):
+            return i
     return len(history) - 1
 
 

@@ -109,6 +109,12 @@ def test_he_skips_a_refused_turn_that_names_no_one() -> None:
     history = [Turn(question=HANOI_Q, answer="Trump walked out [1]"), Turn(question=KIMCHI_Q, answer=REFUSAL)]
     plan = plan_query("What had Kim offered him?", history, LIMIT)
     assert plan.used_history and "Hanoi" in plan.query and "kimchi" not in plan.query
+    # Even when the off-corpus question got a (wrong) answer full of names.
+    answered = [
+        history[0],
+        Turn(question=KIMCHI_Q, answer="Kim underscored that ties with Trump remain good."),
+    ]
+    assert plan_query("What had Kim offered him?", answered, LIMIT) == plan
     # "it" refers to the last turn, refused or not: a follow-up of an off-corpus question stays off-corpus.
     warheads = [Turn(question="How many nuclear warheads does North Korea have?", answer=REFUSAL)]
     assert "warheads" in plan_query("Where does it keep them?", warheads, LIMIT).query
