@@ -12,11 +12,13 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
 from typer.testing import CliRunner
 
 from rag.cli import app
 from rag.evals.beir import doc_file, doc_id, rank_documents, score_run
-from rag.evals.judge import parse_grades
+from rag.evals.judge import judge_answer, parse_grades
 from rag.evals.metrics import (
     SUMMARY_KEYS,
     DatasetError,
@@ -40,7 +42,7 @@ from rag.evals.metrics import (
     token_f1,
 )
 from rag.evals.run import check_thresholds
-from rag.schema import REFUSAL
+from rag.schema import REFUSAL, Answer, Citation, Passage
 from tests.conftest import HANOI_2024, ROOT, SEEDS
 
 SEED_QA = ROOT / "evals" / "datasets" / "seed_qa.jsonl"
@@ -231,6 +233,21 @@ def test_judge_grades_are_parsed_defensively() -> None:
         "judge_correctness": None,
         "judge_faithfulness": None,
     }
+
+
+def test_the_judge_grades_an_answer_from_its_cited_passages() -> None:
+    passage = Passage(
+        rank=1, id="p1", source=HANOI_2024, title="t", page=None, start=0, end=40, score=0.9, text="x" * 40
+    )
+    citation = Citation(
+        n=1, source=HANOI_2024, title="t", page=None, start=5, end=15, quote="x" * 10, score=0.8
+    )
+    answer = Answer(text="Trump walked out [1].", citations=[citation], mode="extractive", passages=[passage])
+    row = Row(
+        "hanoi", "Why did the Hanoi summit collapse?", (), "Trump walked out", True, (Span(HANOI_2024, 0, 9),)
+    )
+    model = GenericFakeChatModel(messages=iter([AIMessage(content='{"correctness": 4, "faithfulness": 5}')]))
+    assert judge_answer(model, row, answer, None) == {"judge_correctness": 4.0, "judge_faithfulness": 5.0}
 
 
 # --- the dataset ------------------------------------------------------------------------------

@@ -36,7 +36,13 @@ def judge_answer(model: BaseChatModel, row: Any, answer: Any, prompts_dir: Path 
     prompt = load_prompt("judge", prompts_dir)
     if prompt.variables != JUDGE_VARIABLES:
         raise ConfigError(f"prompt judge.md must use {{{', '.join(sorted(JUDGE_VARIABLES))}}}")
-    passages = "\n".join(f"[{c.n}] {c.chunk or c.quote}" for c in answer.citations) or "(none)"
+    # The judge reads each cited passage whole (the quote is only the words the answer leaned on).
+    cited = [(c.n, answer.passage_of(c)) for c in answer.citations]
+    passages = "\n".join(
+        f"[{n}] {p.text if p is not None else c.quote}"
+        for (n, p), c in zip(cited, answer.citations, strict=True)
+    )
+    passages = passages or "(none)"
     text = prompt.format(
         question=row.question, reference=row.answer or "", answer=answer.text, passages=passages
     )
