@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -253,7 +253,7 @@ def test_deadline_ends_a_trickling_answer_with_one_line(
     with pytest.raises(ProviderError, match="deadline") as caught:
         for event in chain.stream({"question": HANOI_Q}):
             events.append(event)
-    assert time.monotonic() - began < 4  # the deadline, not the 30 s read timeout
+    assert time.monotonic() - began < 15  # the deadline, not the 30 s read timeout
     assert events and all(isinstance(e, str) for e in events)
     message = str(caught.value)
     assert "\n" not in message and "RAG_LLM_DEADLINE" in message and "writing the answer" in message
@@ -269,40 +269,33 @@ def test_deadline_covers_the_rewrite(stub: OpenAIStub, data_dir: Path, embedding
     began = time.monotonic()
     with pytest.raises(ProviderError, match="rewriting the question"):
         chain.invoke({"question": "What did he sign there?", "history": history})
-    assert time.monotonic() - began < 3
+    assert time.monotonic() - began < 15  # not the 30 s read timeout
 
 
 def test_llm_questions_queue_and_extractive_ones_never_wait(
     stub: OpenAIStub, data_dir: Path, embeddings: LocalEmbeddings
 ) -> None:
-    """RAG_LLM_CONCURRENCY=1 and a hung endpoint: the second LLM question waits, extractive ones don't."""
+    """RAG_LLM_CONCURRENCY=1 and a hung endpoint: the next LLM question queues, extractive ones don't."""
     stub.reply("Trump walked out of the summit in Hanoi [1].", stall_after=1)  # hangs until the stub stops
-    settings = _settings(stub, data_dir, llm_concurrency=1, llm_deadline=2.5)
-    chain = build_chain(settings, embeddings=embeddings)
+    settings = _settings(stub, data_dir, llm_concurrency=1, llm_deadline=1.5)
+    chain = build_chain(settings.model_copy(update={"llm_timeout": 60.0}), embeddings=embeddings)
     quick = chain.with_options(mode="extractive")
     assert quick.llm_limit is chain.llm_limit and chain.with_options(top_k=3).llm_limit is chain.llm_limit
-    first_error: list[BaseException] = []
-
-    def ask() -> None:
-        try:
-            chain.invoke({"question": HANOI_Q})
-        except ProviderError as e:
-            first_error.append(e)
-
-    worker = threading.Thread(target=ask)
-    worker.start()
-    deadline = time.monotonic() + 10
-    while chain.llm_limit.busy == 0 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    with pytest.raises(ProviderError, match="deadline"):
+        chain.invoke({"question": HANOI_Q})
+    # The hung request still holds its slot: the limit counts requests open at the endpoint.
     assert chain.llm_limit.busy == 1
     began = time.monotonic()
     assert quick.invoke({"question": HANOI_Q}).mode == "extractive"
-    assert time.monotonic() - began < 2.0  # never behind the hung LLM call
+    assert time.monotonic() - began < 15  # not behind the hung call (it holds on for the 60 s timeout)
     with pytest.raises(ProviderError, match="waiting for a free chat slot"):
-        chain.invoke({"question": DELEGATION_Q})  # queued behind the first, then out of time
+        chain.invoke({"question": DELEGATION_Q})  # queued behind it, until its own deadline
     assert len(_chat_requests(stub)) == 1  # the queued question never reached the endpoint
-    worker.join(10)
-    assert first_error and "deadline" in str(first_error[0])
+    stub.stop()  # the endpoint lets go: the slot comes back
+    wait = time.monotonic() + 10
+    while chain.llm_limit.busy and time.monotonic() < wait:
+        time.sleep(0.02)
+    assert chain.llm_limit.busy == 0
 
 
 def test_leading_markers_repeats_and_false_attribution(
@@ -318,3 +311,25 @@ def test_leading_markers_repeats_and_false_attribution(
     assert answer.sentences[0] == f"{signed} [{n}]"  # the leading marker attached, the repeats collapsed
     assert len(answer.sentences) == 2 and answer.unsupported == [1]  # no Xi in the cited passage
     assert [c.n for c in answer.citations] == [n] and SIGNED in answer.citations[0].quote
+
+
+def test_async_deadline_cancels_the_request_and_frees_the_slot(
+    stub: OpenAIStub, data_dir: Path, embeddings: LocalEmbeddings
+) -> None:
+    stub.reply("Trump walked out of the summit in Hanoi, rejecting Kim's offer [1].", stall_after=2)
+    settings = _settings(stub, data_dir, llm_deadline=1.0).model_copy(update={"llm_timeout": 30.0})
+    chain = build_chain(settings, embeddings=embeddings)
+
+    async def ask() -> list[object]:
+        events: list[object] = []
+        with pytest.raises(ProviderError, match="deadline"):
+            async for event in chain.astream({"question": HANOI_Q}):
+                events.append(event)
+        return events
+
+    began = time.monotonic()
+    events = asyncio.run(ask())
+    assert time.monotonic() - began < 15 and events  # not the 30 s read timeout
+    assert chain.llm_limit.busy == 0  # cancelling the awaited read closed the request at once
+    stub.reply("Trump walked out of the summit in Hanoi [1].")
+    assert not asyncio.run(chain.ainvoke({"question": HANOI_Q})).refused
