@@ -136,7 +136,7 @@ def measure_serve_during_index(
         result.update(available=False, reason=str(e), timed_out="not ready within" in str(e))
         if result["timed_out"]:
             result["reason"] = (
-                f"no page within {timeout:.0f} s of start on a fresh data dir of {files:,} files "
+                f"no page within {timeout:g} s of start on a fresh data dir of {files:,} files "
                 f"(the first index takes ≈ {index_s or '?'} s here): this `rag serve` indexes before it "
                 "serves; the serve-at-once feature (#15) is not in this tree"
             )
