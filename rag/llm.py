@@ -38,7 +38,9 @@ _REFUSAL_SIGNS = (
     "i do not know",
 )
 # What small models put around a rewritten question: a label, quotes, a trailing note.
-_LABEL = re.compile(r"^\s*(?:standalone|rewritten|new|self-contained)?\s*question\s*:\s*", re.IGNORECASE)
+_LABEL = re.compile(
+    r"^\s*(?:(?:standalone|rewritten|new|self-contained|last)\s+)?(?:question|user|q)\s*:\s*", re.IGNORECASE
+)
 _QUOTES = "\"'“”‘’`"
 
 

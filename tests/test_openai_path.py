@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rag import Settings, build_chain, ingest
+from rag import Settings, build_chain, ingest, llm
 from rag.cli import app
 from rag.documents import load_text
 from rag.embeddings import LocalEmbeddings
@@ -333,3 +333,21 @@ def test_async_deadline_cancels_the_request_and_frees_the_slot(
     assert chain.llm_limit.busy == 0  # cancelling the awaited read closed the request at once
     stub.reply("Trump walked out of the summit in Hanoi [1].")
     assert not asyncio.run(chain.ainvoke({"question": HANOI_Q})).refused
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("What did Igor Krasnov sign in Pyongyang?", "What did Igor Krasnov sign in Pyongyang?"),
+        (
+            'Standalone question: "What did Krasnov sign in Pyongyang?"\nNote: resolved he.',
+            "What did Krasnov sign in Pyongyang?",
+        ),
+        ("User: What did he sign there?", "What did he sign there?"),
+        ("The answer to the last question is: Igor Krasnov.", "FALLBACK"),  # an answer, not a question
+        ("What did Kim Jong Un say in Hanoi?", "FALLBACK"),  # dropped "sign": another question
+        ("", "FALLBACK"),
+    ],
+)
+def test_a_rewrite_must_still_be_the_question(reply: str, expected: str) -> None:
+    assert llm.standalone(reply, "What did he sign there?", 4000, "FALLBACK") == expected
