@@ -44,6 +44,11 @@ _THAT_BEFORE = frozenset(
 )
 _DETERMINERS = frozenset("the a an this that these those his her its their our my your".split())
 _TIME_NOUNS = frozenset("year week month time summer winter spring autumn fall morning day decade".split())
+_AUX = frozenset(
+    "do does did is are was were has have had will would can could should may might must".split()
+)
+_DUMMY_VERBS = frozenset("take takes took cost costs mean means seem seems matter matters".split())
+_GENERIC_THOSE = frozenset("who whom that which whose responsible involved affected".split())
 _TO_PLACE = frozenset("in at to from into near visit visited visiting visits reach reached".split())
 _OPENERS = ("and", "but", "also", "so", "or", "then")
 _OPENING_PHRASES = ("what about", "how about", "what else", "anything else", "what if", "why not")
@@ -86,47 +91,106 @@ def _has_name(text: str) -> bool:
 
 def dependence(question: str) -> str | None:
     """Say why `question` cannot stand alone ("ellipsis", "no content words", "unresolved 'he'"), or None."""
-    folded = " ".join(w for w, _ in _tokens(question))
     toks = _tokens(question)
     if not toks:
         return "no content words"
-    if toks[0][0] in _OPENERS or folded.startswith(_OPENING_PHRASES):
+    if toks[0][0] in _OPENERS or " ".join(w for w, _ in toks).startswith(_OPENING_PHRASES):
         return "ellipsis"
     if not content_words(question):
         return "no content words"
-    stops = _stopwords()
+    bound = _who_subject(toks)
     for i, (word, _) in enumerate(toks):
-        before = toks[:i]
-        # What a pronoun can stand for: a name, or a content word after a determiner ("the leader");
-        # not any content word ("How old is he?").
-        first = next((j for j, (w, _) in enumerate(before) if w in _DETERMINERS), i)
-        nouns = [w for w, _ in before[first:] if len(w) > 1 and w not in stops]
-        names = {w for w, cap in before if cap and w not in stops}
-        # A place "there" can stand for: a name after "in", "at", "to", "visit" ...
-        places = {w for j, (w, cap) in enumerate(before) if cap and j and before[j - 1][0] in _TO_PLACE}
-        prev = toks[i - 1][0] if i else ""
-        nxt = toks[i + 1][0] if i + 1 < len(toks) else ""
-        if word in _OBJECT and len(names) < 2 or word in _PERSON - _OBJECT and not (names or nouns):
-            return f"unresolved {word!r}"
-        if word in _THING - _OBJECT and not (names or nouns):
-            if word == "it" and (nxt in _EXPLETIVE_NEXT or prev in _BE and nxt in ("that", "to")):
-                continue
-            return f"unresolved {word!r}"
-        if word == "there" and nxt not in _BE and prev not in _BE and not places:
-            return "unresolved 'there'"
-        if word == "then" and not (
-            {"if", "when"} & {w for w, _ in before} or any(_YEAR_OR_DATE.match(w) for w, _ in before)
-        ):
-            return "unresolved 'then'"
-        if word == "that" and (not nxt or prev in _THAT_BEFORE) and prev not in ("so", "such"):
-            return "unresolved 'that'"
-        if word in ("this", "these", "those") and nxt not in _TIME_NOUNS:
-            return f"unresolved {word!r}"
-        if word == "such" and nxt in ("a", "an"):
-            return "unresolved 'such'"
-        if word in ("same", "other", "latter", "former") and prev == "the":
-            return f"unresolved 'the {word}'"
+        if (word in _PERSON or word in _THING) and word not in _OBJECT and bound:
+            continue  # "Who announced she would step down?": she is who
+        reason = _unresolved(toks, i, question)
+        if reason:
+            return reason
     return None
+
+
+def _who_subject(toks: list[tuple[str, bool]]) -> bool:
+    """Tell whether the question's "who" is its subject ("Who announced ...", not "Who did he meet?")."""
+    if len(toks) < 2 or toks[0][0] != "who":
+        return False
+    if toks[1][0] in _BE:
+        return len(toks) > 2 and toks[2][0] not in _PERSON | _THING  # "Who is eligible ...", not "Who is he?"
+    return toks[1][0] not in _AUX
+
+
+def _unresolved(toks: list[tuple[str, bool]], i: int, question: str) -> str | None:
+    """Say which reference word at `toks[i]` nothing before it in the question resolves, if it is one."""
+    word = toks[i][0]
+    stops = _stopwords()
+    before = toks[:i]
+    prev = toks[i - 1][0] if i else ""
+    nxt = toks[i + 1][0] if i + 1 < len(toks) else ""
+    # What a pronoun can stand for: a name, or a content word after a determiner ("the leader");
+    # not any content word ("How old is he?").
+    first = next((j for j, (w, _) in enumerate(before) if w in _DETERMINERS), i)
+    nouns = [w for w, _ in before[first:] if len(w) > 1 and w not in stops]
+    names = {w for w, cap in before if cap and w not in stops}
+    if word in _OBJECT:
+        return None if len(names) >= 2 else f"unresolved {word!r}"  # "him" is not the clause's subject
+    if word in _PERSON:
+        return None if names or nouns else f"unresolved {word!r}"
+    if word in _THING:
+        # "When do members vote on whether they agree?": a plural noun before, not the one asked
+        # about ("How many warheads do they have?" still asks about someone earlier).
+        asked = _asked_about(toks)
+        plural = word not in ("it", "its") and any(
+            w.endswith("s") and w not in stops and j not in asked for j, (w, _) in enumerate(before)
+        )
+        if names or nouns or plural or word == "it" and _expletive(toks, i):
+            return None
+        return f"unresolved {word!r}"
+    if word == "there":
+        # A place "there" can stand for: a name after "in", "at", "to", "visit" ...
+        places = [w for j, (w, cap) in enumerate(before) if cap and j and before[j - 1][0] in _TO_PLACE]
+        return None if nxt in _BE or prev in _BE or places else "unresolved 'there'"
+    if word == "then":
+        if prev == "and" or re.search(r",\s*then\b", question, re.IGNORECASE):
+            return None  # "X, then Y", "and then": a sequence, not a time
+        if {"if", "when"} & {w for w, _ in before} or any(_YEAR_OR_DATE.match(w) for w, _ in before):
+            return None
+        return "unresolved 'then'"
+    if word == "that":
+        pronoun = (not nxt or prev in _THAT_BEFORE) and prev not in ("so", "such")
+        return "unresolved 'that'" if pronoun else None
+    if word in ("this", "these", "those"):
+        if nxt in _TIME_NOUNS or word == "those" and (nxt in _GENERIC_THOSE or nxt.endswith("ing")):
+            return None  # "this year"; "those fleeing France", "those who ..."
+        return f"unresolved {word!r}"
+    if word == "such" and nxt in ("a", "an"):
+        return "unresolved 'such'"
+    if prev == "the" and (
+        word == "latter" or word in ("same", "other", "former") and nxt in ("", "one", "ones")
+    ):
+        return f"unresolved 'the {word}'"
+    return None
+
+
+def _asked_about(toks: list[tuple[str, bool]]) -> set[int]:
+    """Return the positions of the noun phrase a question asks about ("what weapons", "how many warheads")."""
+    start = 1 if toks[0][0] in ("what", "which", "whose") else 0
+    if toks[0][0] == "how" and len(toks) > 1 and toks[1][0] in ("many", "much"):
+        start = 2
+    end = start
+    while start and end < len(toks) and toks[end][0] not in _stopwords():
+        end += 1
+        kind_of = toks[end - 1][0] in ("kind", "kinds", "type", "types", "sort")
+        if kind_of and end + 1 < len(toks) and toks[end][0] == "of":
+            end += 1  # "what kind of crimes"
+    return set(range(start, end)) if start else set()
+
+
+def _expletive(toks: list[tuple[str, bool]], i: int) -> bool:
+    """Tell whether the "it" at `toks[i]` stands for nothing ("Is it true that", "does it take to")."""
+    prev = toks[i - 1][0] if i else ""
+    nxt = toks[i + 1][0] if i + 1 < len(toks) else ""
+    later = {w for w, _ in toks[i + 2 : i + 6]}
+    if nxt in _EXPLETIVE_NEXT or prev in _BE and nxt in ("that", "to"):
+        return True
+    return nxt in _DUMMY_VERBS and bool(later & {"to", "for", "that", "when", "if"})
 
 
 def _referent(question: str, history: Sequence[Turn]) -> int:

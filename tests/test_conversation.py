@@ -49,6 +49,11 @@ SELF_CONTAINED = [
     "What did Kim Jong Un and Xi Jinping agree on at their 2019 meeting?",
     "How did the leader say he felt?",
     "What did North Korea say about the drills this year?",
+    "Who announced she would step down as party leader?",  # "she" is who
+    "How long does it take to ferment kimchi?",
+    "When do members vote on whether they agree to the bill?",
+    "Europe first colonized the Americas, then Asia, but what continent was third?",
+    "How many of those fleeing France became doctors?",
 ]
 DEPENDENT = {
     "What did he sign there?": "unresolved 'he'",
@@ -66,6 +71,10 @@ DEPENDENT = {
     "How many warheads are stored there?": "unresolved 'there'",
     "What had Kim offered to give up there?": "unresolved 'there'",  # Kim is no place
     "What did it say about the drills?": "unresolved 'it'",
+    "Who did he meet?": "unresolved 'he'",  # "who" is the object: he is someone earlier
+    "Who succeeded him?": "unresolved 'him'",
+    "How many warheads do they have?": "unresolved 'they'",
+    "How much does it cost?": "unresolved 'it'",
 }
 
 
