@@ -28,12 +28,14 @@ ARGS = [
 HANOI_Q = "Why did the Hanoi summit collapse?"
 IMG = """<img src=x onerror="document.title='pwned'">"""
 SCRIPT = "<script>window.pwned=1</script>"
+MD_IMG = "![seen](http://127.0.0.1:9/p.png)"  # an image a document's Markdown would make the browser fetch
 HOSTILE = f"""Field notes {IMG} from the lighthouse
 
 The lighthouse keeper of Vardø counts seventeen ships every winter morning. {IMG} He writes the name of \
 each ship in a blue ledger.
 
-{SCRIPT} The keeper's blue ledger has been kept since 1897 without a single missing day. Template \
+The keeper's blue ledger has been kept since 1897 [2] without a single missing day, see {MD_IMG} and \
+{SCRIPT} in it. Template \
 text ${{window.pwned=2}} and {{{{constructor.constructor('window.pwned=3')()}}}} stays text.
 
 In spring the ships return to the harbour and the keeper paints the lighthouse white.
@@ -48,6 +50,22 @@ RECORD_STREAM = """() => {
   }).observe(document.body, {subtree: true, childList: true, characterData: true});
 }"""
 
+# The contrast ratio (WCAG) of each element's text colour against its nearest opaque background.
+CONTRAST = """sel => [...document.querySelectorAll(sel)].map(el => {
+  const rgb = c => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); })
+    .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+  let bg = null, node = el;
+  while (node && node.nodeType === 1) {
+    const c = rgb(getComputedStyle(node).backgroundColor);
+    if (c.length === 3 || (c.length === 4 && c[3] > 0.9)) { bg = c; break; }
+    node = node.parentElement;
+  }
+  const a = lum(rgb(getComputedStyle(el).color)), b = lum(bg || [255, 255, 255]);
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+})"""
+
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
     reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium; .ci/run installs it)",
@@ -55,12 +73,20 @@ pytestmark = pytest.mark.skipif(
 
 
 @contextmanager
-def _served(corpus: Path, data_dir: Path, embeddings: LocalEmbeddings) -> Iterator[str]:
-    settings = rag.Settings(corpus_dir=corpus, data_dir=data_dir)
+def _served(
+    corpus: Path,
+    data_dir: Path,
+    embeddings: LocalEmbeddings,
+    *,
+    auth: list[tuple[str, str]] | None = None,
+    port: int | None = None,
+    **overrides: Any,
+) -> Iterator[str]:
+    settings = rag.Settings(corpus_dir=corpus, data_dir=data_dir, **overrides)
     rag.ingest(settings, embeddings=embeddings)
-    demo = build_app(rag.build_chain(settings, embeddings=embeddings), settings)
+    demo = build_app(rag.build_chain(settings, embeddings=embeddings), settings, per_user=auth is not None)
     try:
-        yield launch(demo, port=free_port())
+        yield launch(demo, port=port or free_port(), auth=auth)
     finally:
         demo.close()
 
@@ -90,16 +116,25 @@ def browser_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[An
             context.close()
 
 
-def _ask(page: Any, url: str, question: str) -> tuple[Any, Any]:
-    page.goto(url)
-    box = page.locator("textarea").first
+def _ask(page: Any, url: str | None, question: str) -> tuple[Any, Any]:
+    """Ask in the page (opening `url` first if given); wait for the answer to be final."""
+    if url is not None:
+        page.goto(url)
+    box = page.locator("#rag-input textarea")
     box.wait_for()
     page.evaluate(RECORD_STREAM)
+    bots = page.locator('#rag-chat [data-testid="bot"]')
+    before = bots.count()
     box.fill(question)
     box.press("Enter")
-    sources = page.locator("#rag-sources")
-    sources.locator(".rag-source, .rag-refusal").first.wait_for(timeout=30_000)
-    return page.locator('#rag-chat [data-testid="bot"]').last, sources
+    page.wait_for_function(
+        """n => document.querySelectorAll('#rag-chat [data-testid="bot"]').length > n &&
+        !document.querySelector('#rag-sources .rag-note')?.innerText.includes('Finding')""",
+        arg=before,
+        timeout=30_000,
+    )
+    page.wait_for_timeout(200)
+    return bots.last, page.locator("#rag-sources")
 
 
 def _offsite(requests: list[str]) -> list[str]:
@@ -114,7 +149,7 @@ def test_hanoi_question_streams_a_cited_answer_with_the_quote_highlighted(
         bot, sources = _ask(page, url, HANOI_Q)
         answer = bot.inner_text()
         assert "[1]" in answer and "Hanoi" in answer
-        states = page.evaluate("window.__states")
+        states = [s for s in page.evaluate("window.__states") if s != "…"]  # "…" while it searches
         assert states and all(answer.startswith(s) for s in states), states  # each state a prefix
 
         mark = sources.locator(".rag-source mark").first
@@ -125,15 +160,37 @@ def test_hanoi_question_streams_a_cited_answer_with_the_quote_highlighted(
         assert "[1]" in head and ".txt" in head and "characters" in head
         page.screenshot(path=str(tmp_path / "chat.png"), full_page=True)
 
-        page.get_by_text("Corpus", exact=True).click()
-        corpus = page.locator("#rag-corpus")  # filled when the page loaded
+        page.get_by_role("tab", name="Documents").click()
         page.wait_for_function(
-            "() => (document.querySelector('#rag-corpus')?.innerText || '').includes('2 documents')",
+            "() => (document.querySelector('#rag-documents')?.innerText || '').includes('2 documents')",
             timeout=10_000,
         )
-        assert "2 documents" in corpus.inner_text() and "all-MiniLM-L6-v2" in corpus.inner_text()
+        assert ".txt" in page.locator("#rag-doc-table").inner_text()
+        page.get_by_role("tab", name="Sources").click()
 
-        page.locator("#rag-clear").click()
+        # A blank question: one inline error; the next question works without a reload.
+        page.locator("#rag-input textarea").fill("   ")
+        page.locator("#rag-input textarea").press("Enter")
+        page.get_by_text("Could not answer").first.wait_for(timeout=10_000)
+        assert page.get_by_text("Could not answer").count() == 1
+        bot, sources = _ask(page, None, "Who headed the Russian prosecutors' delegation to Pyongyang?")
+        assert "[1]" in bot.inner_text() and "Pyongyang" in sources.inner_text()
+        assert quote not in sources.inner_text()  # the panel shows the newest answer's own sources
+
+        # Each answer keeps its own sources: clicking the first answer's [1] shows its card again.
+        page.locator('#rag-chat [data-testid="bot"]').first.locator("strong", has_text="[1]").click()
+        page.wait_for_function(
+            "() => document.querySelector('#rag-sources')?.innerText.includes('Hanoi')", timeout=10_000
+        )
+        assert quote in page.locator("#rag-sources").inner_text()
+        page.wait_for_timeout(900)
+        page.screenshot(path=str(tmp_path / "chat.png"), full_page=True)
+
+        # Contrast of the page's own text (meta, notes, cards) against white is at least 4.5:1.
+        for ratio in page.evaluate(CONTRAST, "#rag-sources .rag-meta, #rag-sources .rag-head, .rag-chunk"):
+            assert ratio >= 4.5, ratio
+
+        page.locator("#rag-new").click()
         page.wait_for_function("""() => !document.querySelector('#rag-chat [data-testid="bot"]')""")
         assert "Ask a question" in sources.inner_text()
     assert (tmp_path / "chat.png").stat().st_size > 10_000
@@ -148,13 +205,17 @@ def test_html_and_script_in_a_document_show_as_text_and_never_run(
     corpus.mkdir()
     (corpus / "field-notes.txt").write_text(HOSTILE, encoding="utf-8")
     with _served(corpus, tmp_path / "data", embeddings) as url:
-        bot, sources = _ask(page, url, "Since when has the blue ledger been kept?")
+        bot, sources = _ask(
+            page, url, "Since 1897 has the blue ledger been kept without a single missing day?"
+        )
         page.wait_for_timeout(300)  # give anything that could run a moment to run
-        assert SCRIPT in bot.inner_text()  # the quoted sentence, shown as typed
+        said = bot.inner_text()
+        assert "1897 [2]" in said  # the quote, shown as typed (the answerer quotes no markup)
+        assert bot.locator("strong").all_inner_texts() == ["[1]"]  # the document's [2] is no marker
         panel = sources.inner_text()
         assert IMG in panel and SCRIPT in panel and "${window.pwned=2}" in panel
         assert "{{constructor.constructor('window.pwned=3')()}}" in panel
-        assert sources.locator("mark").first.inner_text().startswith(SCRIPT)
+        assert "1897 [2]" in sources.locator("mark").first.inner_text() and MD_IMG in panel
         page.screenshot(path=str(tmp_path / "hostile.png"), full_page=True)
 
         assert page.title() == "rag: ask your documents"
@@ -170,4 +231,164 @@ def test_html_and_script_in_a_document_show_as_text_and_never_run(
             == 0
         )
     assert page.dialogs == [] and _offsite(page.requests) == []
+    assert not [u for u in page.requests if u.startswith("http://127.0.0.1:9/")]  # no image fetched
     assert os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] == "1"
+
+
+LEDGER = "The harbour master of Tromsø keeps a green ledger of every whaling boat since 1903."
+REPORT = ["The delegation report was filed in Oslo.", "The glacier survey counted nine hundred crevasses."]
+
+
+def _upload(page: Any, paths: list[Path]) -> None:
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#rag-upload input[type=file]").set_input_files([str(p) for p in paths])
+
+
+def _table(page: Any) -> str:
+    return str(page.locator("#rag-doc-table").inner_text())
+
+
+def test_uploads_are_indexed_live_answered_and_removed(
+    browser_page: Any, tmp_path: Path, embeddings: LocalEmbeddings
+) -> None:
+    from tests.test_documents import make_pdf
+
+    page = browser_page
+    files = tmp_path / "to-upload"
+    files.mkdir()
+    (files / "harbour notes.txt").write_text(LEDGER + "\n\nThe boats leave at dawn.\n", encoding="utf-8")
+    (files / "survey.pdf").write_bytes(make_pdf([REPORT], title="Glacier Survey"))
+    with _served(SEEDS, tmp_path / "data", embeddings) as url:
+        page.goto(url)
+        _upload(page, [files / "harbour notes.txt", files / "survey.pdf"])
+        page.wait_for_function(
+            """() => { const t = document.querySelector('#rag-doc-table')?.innerText || '';
+            return (t.match(/your upload/g) || []).length === 2; }""",
+            timeout=60_000,
+        )
+        table = _table(page)
+        assert "harbour notes.txt" in table and "survey.pdf" in table and "PDF" in table
+        page.screenshot(path=str(tmp_path / "documents.png"), full_page=True)
+        page.get_by_role("tab", name="Sources").click()
+
+        bot, sources = _ask(page, None, "Who keeps a green ledger of whaling boats?")
+        assert "Tromsø" in bot.inner_text() and "harbour notes.txt" in sources.inner_text()
+        bot, sources = _ask(page, None, "How many crevasses did the glacier survey count?")
+        assert "nine hundred" in bot.inner_text() and "survey.pdf" in sources.inner_text()
+        assert "page 1" in sources.inner_text()
+
+        page.get_by_role("tab", name="Documents").click()
+        page.locator("#rag-documents").get_by_label("Your upload").click()
+        page.get_by_role("option", name="survey.pdf").click()
+        page.get_by_role("button", name="Remove…").click()
+        page.locator("#rag-confirm").click()
+        page.wait_for_function(
+            """() => { const t = document.querySelector('#rag-doc-table')?.innerText || '';
+            return !t.includes('survey.pdf') || t.includes('removed'); }""",
+            timeout=30_000,
+        )
+        page.get_by_role("tab", name="Sources").click()
+        page.locator("#rag-new").click()
+        bot, sources = _ask(page, None, "How many crevasses did the glacier survey count?")
+        assert "survey.pdf" not in sources.inner_text() and "nine hundred" not in bot.inner_text()
+    assert not (tmp_path / "data" / "uploads" / "local" / "survey.pdf").exists()
+    assert (tmp_path / "data" / "uploads" / "local" / "harbour notes.txt").exists()
+
+
+def test_conversations_reopen_after_reload_and_restart(
+    browser_page: Any, tmp_path: Path, embeddings: LocalEmbeddings
+) -> None:
+    page = browser_page
+    port = free_port()
+    with _served(SEEDS, tmp_path / "data", embeddings, port=port) as url:
+        _, sources = _ask(page, url, HANOI_Q)
+        quote = sources.locator("mark").first.inner_text()
+        page.reload()
+        page.locator("#rag-conversations").get_by_text(HANOI_Q).click()
+        page.locator("#rag-sources mark").first.wait_for(timeout=10_000)
+        assert page.locator("#rag-sources mark").first.inner_text() == quote
+    with _served(SEEDS, tmp_path / "data", embeddings, port=port) as url:
+        page.goto(url)
+        page.locator("#rag-conversations").get_by_text(HANOI_Q).click()
+        page.locator("#rag-sources mark").first.wait_for(timeout=10_000)
+        assert page.locator("#rag-sources mark").first.inner_text() == quote
+        assert HANOI_Q in page.locator("#rag-chat").inner_text()
+
+
+def _login(page: Any, url: str, user: str, password: str) -> None:
+    page.goto(url)
+    page.locator("input[type=text], input[name=username]").first.fill(user)
+    page.locator("input[type=password]").first.fill(password)
+    page.keyboard.press("Enter")
+    page.locator("#rag-input textarea").wait_for(timeout=20_000)
+
+
+def test_with_auth_users_never_see_each_others_conversations_or_uploads(
+    browser_page: Any, tmp_path: Path, embeddings: LocalEmbeddings
+) -> None:
+    page = browser_page
+    secret = tmp_path / "ada-secret.txt"
+    secret.write_text("Ada's private cipher key is kept under the blue teapot.\n", encoding="utf-8")
+    users = [("ada", "lovelace"), ("bob", "babbage")]
+    with _served(SEEDS, tmp_path / "data", embeddings, auth=users) as url:
+        _login(page, url, "ada", "lovelace")
+        _upload(page, [secret])
+        page.wait_for_function(
+            "() => (document.querySelector('#rag-doc-table')?.innerText || '').includes('your upload')",
+            timeout=60_000,
+        )
+        page.get_by_role("tab", name="Sources").click()
+        _, sources = _ask(page, None, "Where is the private cipher key kept?")
+        assert "ada-secret.txt" in sources.inner_text()
+        page.context.clear_cookies()
+        _login(page, url, "bob", "babbage")
+        page.wait_for_timeout(1000)
+        assert "Where is the private cipher key" not in page.locator("#rag-sidebar").inner_text()
+        page.get_by_role("tab", name="Documents").click()
+        page.wait_for_function(
+            "() => (document.querySelector('#rag-documents')?.innerText || '').includes('documents')"
+        )
+        assert "ada-secret" not in _table(page)
+        page.get_by_role("tab", name="Sources").click()
+        bot, sources = _ask(page, None, "Where is the private cipher key kept?")
+        assert "teapot" not in bot.inner_text() and "ada-secret" not in sources.inner_text()
+
+
+def test_phone_width_has_no_horizontal_overflow_and_sources_are_reachable(
+    browser_page: Any, tmp_path: Path, embeddings: LocalEmbeddings
+) -> None:
+    page = browser_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    with _served(SEEDS, tmp_path / "data", embeddings) as url:
+        bot, sources = _ask(page, url, HANOI_Q)
+        bot.locator("strong", has_text="[1]").click()
+        page.wait_for_timeout(1200)
+        card = page.locator("#rag-sources .rag-source").first
+        assert card.is_visible() and card.bounding_box()["width"] <= 390
+        page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+        for tab in ("Documents", "Settings", "Sources"):
+            page.get_by_role("tab", name=tab).click()
+            page.wait_for_timeout(300)
+            width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+            assert width[0] <= width[1], (tab, width)
+    assert (tmp_path / "phone.png").stat().st_size > 10_000
+
+
+def test_dead_llm_endpoint_shows_one_inline_error_and_the_next_question_works(
+    browser_page: Any, tmp_path: Path, embeddings: LocalEmbeddings
+) -> None:
+    from tests.openai_stub import OpenAIStub
+
+    page = browser_page
+    with OpenAIStub() as stub:
+        overrides = {"openai_base_url": stub.base_url, "chat_model": "m", "llm_max_retries": 0}
+        with _served(SEEDS, tmp_path / "data", embeddings, llm="openai", **overrides) as url:
+            stub.fail(500, times=1)
+            bot, _ = _ask(page, url, HANOI_Q)
+            assert "Could not answer" in bot.inner_text() and "chat endpoint" in bot.inner_text()
+            assert page.get_by_text("Could not answer").count() == 1
+            assert page.locator("#rag-input textarea").input_value() == HANOI_Q  # kept to retry
+            stub.reply("Trump walked out of the summit in Hanoi [1].")
+            bot, sources = _ask(page, None, HANOI_Q)
+            assert "walked out" in bot.inner_text() and sources.locator(".rag-source").count() >= 1
+            page.screenshot(path=str(tmp_path / "llm-error.png"), full_page=True)

@@ -39,6 +39,15 @@ def safe_name(name: str) -> str:
     return stem[:100] + suffix
 
 
+def same_upload(source: str, rel: str) -> bool:
+    """Tell whether an indexed source is the upload at `rel` (`<owner>/<name>` under the root).
+
+    Ingest names an upload `<root label>/<owner>/<name>` (the label is the root folder's name), or
+    `<owner>/<name>` where roots are not labelled; both are accepted.
+    """
+    return source == rel or source.split("/", 1)[-1] == rel
+
+
 def uploads_root(settings: Settings) -> Path:
     """The managed root uploads are stored in."""
     return settings.data_dir / "uploads"
@@ -95,17 +104,23 @@ class Indexer:
             mine = [f for f in self._files.values() if f.owner == key]
         return sorted(mine, key=lambda f: -f.at)
 
+    def upload_of(self, source: str) -> FileState | None:
+        """Return the upload an indexed source is, None for a corpus document."""
+        with self._lock:
+            known = self._files.get(source) or self._files.get(source.split("/", 1)[-1])
+        return known if known is not None and known.state != "removed" else None
+
     def owner_of(self, source: str) -> str | None:
         """Return who uploaded a source, None for a corpus document."""
-        with self._lock:
-            known = self._files.get(source)
-        return known.owner if known is not None and known.state != "removed" else None
+        known = self.upload_of(source)
+        return known.owner if known is not None else None
 
     def hidden_from(self, owner: str) -> set[str]:
-        """Return the sources uploaded by anyone else (never shown to, or searched for, `owner`)."""
+        """Return the uploads of anyone else, as both names ingest may give them (see `same_upload`)."""
         key = safe_name(owner)
         with self._lock:
-            return {s for s, f in self._files.items() if f.owner != key and f.state != "removed"}
+            rels = {s for s, f in self._files.items() if f.owner != key and f.state != "removed"}
+        return rels | {f"{self.root.name}/{r}" for r in rels}
 
     def _scan(self) -> None:
         """Register the uploads already stored (after a restart) as indexed."""
@@ -153,6 +168,8 @@ class Indexer:
     def remove(self, owner: str, source: str) -> None:
         """Queue the removal of an upload: its chunks, then its stored file."""
         key = safe_name(owner)
+        known = self.upload_of(source)
+        source = known.source if known is not None else source
         if self.owner_of(source) != key:
             raise RagError("only the person who uploaded a document can remove it")
         self._set(source, key, "queued", "to be removed")
@@ -229,8 +246,9 @@ class Indexer:
             self._set(s, owners[s], "indexing")
 
         def done(source: str) -> None:
-            if source in owners:
-                self._set(source, owners[source], "indexed")
+            for rel in owners:
+                if same_upload(source, rel):
+                    self._set(rel, owners[rel], "indexed")
 
         try:
             report = self._ingest([self.root], done)
@@ -242,15 +260,16 @@ class Indexer:
             with self._lock:
                 self._progress = replace(self._progress, running=False, current="")
         for item in getattr(report, "skipped", ()):
-            if item.path in owners:
-                self._set(item.path, owners[item.path], "skipped", item.reason)
+            for rel in owners:
+                if same_upload(item.path, rel) or item.path.endswith("/" + rel):
+                    self._set(rel, owners[rel], "skipped", item.reason)
 
     def _run_remove(self, owner: str, source: str) -> None:
         # Seam: helper E's `rag.ingest.remove` replaces this once it lands; until then the chunks
         # are deleted here, under the same lock file ingest takes.
         with FileLock(str(self.settings.data_dir / "ingest.lock"), timeout=60):
             store = Store.open(self.settings, create=True)
-            ids = [r.id for r in store.iter_records() if r.metadata.get("source") == source]
+            ids = [r.id for r in store.iter_records() if same_upload(str(r.metadata.get("source")), source)]
             store.delete(ids)
             store.bump_generation()
             open_bm25(store, self.settings)
@@ -258,4 +277,4 @@ class Indexer:
         self._set(source, owner, "removed", f"{len(ids)} passages removed")
 
 
-__all__ = ["FileState", "Indexer", "Progress", "Timeout", "safe_name", "uploads_root"]
+__all__ = ["FileState", "Indexer", "Progress", "Timeout", "same_upload", "safe_name", "uploads_root"]

@@ -85,7 +85,8 @@ class Library:
             if shown >= MAX_ROWS:
                 break
             shown += 1
-            mine = states.get(d.source)
+            upload = self.indexer.upload_of(d.source)
+            mine = states.get(upload.source) if upload is not None else None
             status = "your upload" if mine is not None else "corpus"
             name = PurePosixPath(d.source).name if mine else d.source
             rows.append([name, _kind(d.source), str(d.pages or ""), str(d.chunks), status])

@@ -327,7 +327,7 @@ def launch(
     *,
     host: str = "127.0.0.1",
     port: int = 7860,
-    auth: tuple[str, str] | None = None,
+    auth: tuple[str, str] | list[tuple[str, str]] | None = None,
     max_file_mb: float = 20.0,
 ) -> str:
     """Start serving the page on host:port (loopback by default) in the background; return its URL.
