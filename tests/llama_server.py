@@ -106,8 +106,7 @@ class LlamaServer:
             text=True,
             env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},
         )
-        line = _readline(self.proc, timeout)
-        self.url = json.loads(line)["url"]
+        self.url = json.loads(_readline(self.proc, timeout))["url"]
         while time.monotonic() - began < timeout:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the llama.cpp server exited with {self.proc.returncode}")
@@ -157,17 +156,24 @@ class LlamaServer:
 
 
 def _readline(proc: subprocess.Popen[str], timeout: float) -> str:
-    """Read the child's first line, failing after `timeout` seconds instead of hanging."""
+    """Read the child's address line (skipping anything else it prints), failing after `timeout` s."""
     stdout = proc.stdout
     assert stdout is not None
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.append(stdout.readline()), daemon=True)
+    found: list[str] = []
+
+    def read() -> None:
+        for line in stdout:
+            if line.startswith('{"url"'):
+                found.append(line)
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
     reader.start()
     reader.join(timeout)
-    if not lines or not lines[0].strip():
+    if not found:
         proc.kill()
         raise RuntimeError("the llama.cpp server did not report its address")
-    return lines[0]
+    return found[0]
 
 
 if __name__ == "__main__":

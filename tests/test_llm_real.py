@@ -9,6 +9,7 @@ ends a question with one line while the chain keeps answering.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 import time
@@ -96,6 +97,16 @@ def test_answer_keeps_the_invariants_and_the_token_bound(chain: RagChain, llama:
     assert llama.count_tokens(raw) <= MAX_TOKENS + 1  # +1: a detokenised piece can re-split
     _assert_invariants(answer)
     assert answer.timings["first_token_ms"] <= answer.timings["total_ms"]
+
+    async def collect() -> list[object]:
+        return [event async for event in chain.astream(HANOI_Q)]
+
+    events = asyncio.run(collect())  # the async path; the server's prompt cache makes it quick
+    again = events[-1]
+    assert isinstance(again, Answer)
+    _assert_invariants(again)
+    assert llama.count_tokens("".join(e for e in events[:-1] if isinstance(e, str))) <= MAX_TOKENS + 1
+    assert chain.llm_limit.busy == 0
 
 
 def test_the_limit_is_sent_on_every_call(settings: Settings, llama: LlamaServer) -> None:
