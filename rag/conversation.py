@@ -231,6 +231,18 @@ def _fit(question: str, context: list[str], limit: int) -> str:
     return " ".join([question, *words])
 
 
+def _last_name(text: str) -> set[str]:
+    """Return the words of the last name in `text` ("bruce", "klingner"), casefolded."""
+    run: list[str] = []
+    last: list[str] = []
+    for word, cap in _tokens(text):
+        if cap and word not in _stopwords():
+            run.append(word)
+        elif run:
+            last, run = run, []
+    return set(run or last)
+
+
 def plan_query(question: str, history: Sequence[Turn], limit: int) -> QueryPlan:
     """Return the search query for `question` after `history` (at most `limit` characters).
 
@@ -239,13 +251,18 @@ def plan_query(question: str, history: Sequence[Turn], limit: int) -> QueryPlan:
     follow-up) that it lacks: the question leads, so its own words and what it asks for weigh most,
     and the earlier question's phrasing ("Who headed ...") does not pull the search back to its answer.
     """
-    if not history or dependence(question) is None:
+    reason = dependence(question) if history else None
+    if reason is None:
         return QueryPlan(question[:limit], False)
-    own = {w.casefold() for w in content_words(question)}
+    own = {w.casefold().replace("’", "'") for w in content_words(question)}
     context = _resolved(history, _referent(question, history), _DEPTH)
+    if reason == "ellipsis" and _has_name(question):
+        # "And Robert Manning?" after "Which think tank is Bruce Klingner with?": the new name takes
+        # the place of the last one named, which would otherwise pull the search back to Klingner.
+        own |= _last_name(context)
     seen: dict[str, str] = {}
     for word in content_words(context):
-        if word.casefold() not in own:
+        if word.casefold().replace("’", "'") not in own:
             seen.pop(word.casefold(), None)  # keep the latest mention, in order
             seen[word.casefold()] = word
     query = _fit(question, list(seen.values()), limit)

@@ -114,6 +114,13 @@ def test_a_follow_up_of_a_follow_up_keeps_the_first_topic() -> None:
     assert {"delegation", "Pyongyang", "sign"} <= set(plan.query.split())
 
 
+def test_an_ellipsis_with_a_new_name_replaces_the_last_one_named() -> None:
+    klingner = [Turn(question="Which think tank is Bruce Klingner with?", answer="...")]
+    assert plan_query("And Robert Manning?", klingner, LIMIT) == QueryPlan("And Robert Manning? tank", True)
+    china = [Turn(question="What did North Korea sign with China?", answer="...")]
+    assert plan_query("What about Russia?", china, LIMIT).query == "What about Russia? North Korea sign"
+
+
 def test_he_skips_a_refused_turn_that_names_no_one() -> None:
     history = [Turn(question=HANOI_Q, answer="Trump walked out [1]"), Turn(question=KIMCHI_Q, answer=REFUSAL)]
     plan = plan_query("What had Kim offered him?", history, LIMIT)
