@@ -110,3 +110,8 @@ def test_a_name_and_number_the_passage_holds_are_fine(vectors: TextVectors) -> N
         threshold=0.5,
     )
     assert checked.unsupported == [], checked.reasons
+
+
+def test_an_echoed_answer_cue_is_dropped() -> None:
+    (sentence,) = split_cited(f"Answer: {SIGNED} [1]", 1)
+    assert sentence.text == SIGNED and sentence.cited == [1]
