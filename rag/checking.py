@@ -35,8 +35,11 @@ _NUMBER_WORDS = {
 }
 _VAGUE = frozenset({"zero", "none", "one", "first", "second"})  # "no one", "at first", "a second look"
 _WORDS = re.compile(r"[\w’']+")
+# Negation, spelled out or implied ("has yet to", "rejected"): a paraphrase may swap one for the other.
 _NEGATION = re.compile(
-    r"\b(?:not|never|no|none|nor|neither|nobody|nothing|nowhere|without|cannot)\b|n[’']t\b", re.IGNORECASE
+    r"\b(?:not|never|no|none|nor|neither|nobody|nothing|nowhere|without|cannot|unable|yet\s+to|"
+    r"(?:fail|refus|declin)(?:e|es|ed|s|ing)?\s+to|reject\w*|lack(?:s|ed|ing)?)\b|n[’']t\b",
+    re.IGNORECASE,
 )
 _SPEECH = (
     r"(?:said|says|say|told|tells|stated|states|announced|announces|added|adds|wrote|writes|claimed|"

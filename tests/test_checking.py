@@ -115,3 +115,15 @@ def test_a_name_and_number_the_passage_holds_are_fine(vectors: TextVectors) -> N
 def test_an_echoed_answer_cue_is_dropped() -> None:
     (sentence,) = split_cited(f"Answer: {SIGNED} [1]", 1)
     assert sentence.text == SIGNED and sentence.cited == [1]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Trump did not accept Kim’s offer to dismantle the Yongbyon nuclear facility [2].",  # ~ "rejecting"
+        "Trump walked out of the summit in Hanoi and rejected Kim’s offer on Yongbyon [2].",
+    ],
+)
+def test_a_paraphrased_negation_is_no_flip(vectors: TextVectors, sentence: str) -> None:
+    checked = check_citations(sentence, HITS, vectors, threshold=0.5)
+    assert checked.unsupported == [], checked.reasons
