@@ -24,7 +24,7 @@ from rag.app.indexer import Indexer  # noqa: E402
 from rag.app.library import COLUMNS, Library  # noqa: E402
 from rag.app.render import EMPTY_SOURCES, error_markdown, example_questions, inert, progress_html  # noqa: E402
 from rag.app.scope import Chains  # noqa: E402
-from rag.app.style import CSS, HEAD  # noqa: E402
+from rag.app.style import CLOSE_SIDEBAR_ON_PHONE, CSS, HEAD  # noqa: E402
 from rag.app.widgets import api_chat, mode_choices, search_choices  # noqa: E402
 from rag.chain import RagChain  # noqa: E402
 from rag.documents import SUPPORTED  # noqa: E402
@@ -317,6 +317,7 @@ def build_app(
         demo.load(documents, search, docs_out, api_visibility="private")
         demo.load(examples, None, suggestions, api_visibility="private")
         demo.load(listed, None, listing, api_visibility="private")
+        demo.load(None, None, None, js=CLOSE_SIDEBAR_ON_PHONE, api_visibility="private")
         api_chat(demo, chains, [mode, top_k, retrieval], options, note, settings, concurrency_limit)
     demo.queue(default_concurrency_limit=concurrency_limit, max_size=256)
     return cast(gr.Blocks, demo)

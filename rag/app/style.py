@@ -47,3 +47,8 @@ document.addEventListener('click', (e) => {
   show();
 });
 </script>"""
+
+# Gradio opens the sidebar whatever the width; on a phone it would cover the chat.
+CLOSE_SIDEBAR_ON_PHONE = """() => {
+  if (window.innerWidth < 768) document.querySelector('#rag-sidebar.open .toggle-button')?.click();
+}"""
