@@ -138,12 +138,12 @@ SCAN_TEXT = [
 
 
 def _peak_parse_mb(path: Path) -> float:
-    """Parse `path` in a fresh interpreter; return the peak RSS it added (MB) over the imports alone."""
+    """Parse `path` in a fresh interpreter; return the peak RSS (MB) over the RSS once imports are done."""
     code = (
         "import resource, sys, json; from pathlib import Path; import rag.documents as d;"
         "import rag.documents.html, rag.documents.pdf, rag.documents.plain, rag.documents.office;"
         "import rag.documents.sheets, rag.documents.epub, lxml.etree, pypdfium2, docx, pptx, openpyxl;"
-        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
+        "base = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmRSS')][0];"
         "d.load_document(Path(sys.argv[1]), 'x');"
         "print(json.dumps((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024))"
     )
@@ -158,6 +158,39 @@ def nested_html(megabytes: float) -> str:
     depth = 2000
     body = "<div>" * depth + block * int(megabytes * 1e6 / len(block)) + "</div>" * depth
     return f"<html><head><title>Nested</title></head><body>{body}</body></html>"
+
+
+def big_docx(path: Path, paragraphs: int = 5_000) -> Path:
+    """A text-heavy Word file (no images): headings every 20 paragraphs, a table every 200."""
+    import docx
+
+    rnd = random.Random(1)
+    document = docx.Document()
+    for i in range(paragraphs):
+        if i % 20 == 0:
+            document.add_heading(f"Section {i // 20}", 1 + (i // 20) % 2)
+        document.add_paragraph(" ".join(rnd.choice(_WORDS) for _ in range(40)).capitalize() + ".")
+        if i % 200 == 199:
+            table = document.add_table(rows=5, cols=3)
+            for row in table.rows:
+                for cell in row.cells:
+                    cell.text = rnd.choice(_WORDS)
+    document.save(str(path))
+    return path
+
+
+def big_xlsx(path: Path, rows: int = 100_000) -> Path:
+    """A workbook of one big sheet (openpyxl's write-only mode, as exports are made)."""
+    import openpyxl
+
+    rnd = random.Random(2)
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("Readings")
+    sheet.append(["station", "day", "rainfall_mm", "note"])
+    for i in range(rows):
+        sheet.append([f"station {i % 300}", i % 365, rnd.randrange(0, 80), rnd.choice(_WORDS)])
+    book.save(str(path))
+    return path
 
 
 def measure_formats(corpus_dir: Path | None = None, ingest_cpu_s: float | None = None) -> dict[str, Any]:
@@ -186,7 +219,8 @@ def measure_formats(corpus_dir: Path | None = None, ingest_cpu_s: float | None =
         html.write_text(nested_html(19.5), encoding="utf-8")
         pdf = Path(tmp) / "report.pdf"
         pdf.write_bytes(report_pdf(300))
-        for name, path in (("html", html), ("pdf", pdf)):
+        docx, xlsx = big_docx(Path(tmp) / "big.docx"), big_xlsx(Path(tmp) / "big.xlsx")
+        for name, path in (("html", html), ("pdf", pdf), ("docx", docx), ("xlsx", xlsx)):
             size_mb = path.stat().st_size / 1e6
             peak = _peak_parse_mb(path)
             result[f"{name}_file_mb"] = round(size_mb, 1)

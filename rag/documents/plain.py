@@ -71,7 +71,8 @@ def unwrap(text: str, fenced: tuple[tuple[int, int], ...] = ()) -> str:
     """Join the lines of hard-wrapped paragraphs, keeping every offset: each joining newline becomes a space.
 
     A file is hard-wrapped when most lines inside its paragraphs end near one width (at most 100
-    characters); then a line that reaches that width and is followed by plain text continues.
+    characters) and hardly any line is longer; then a line that reaches that width and is
+    followed by plain text continues.
     """
     lines = text.split("\n")
     starts = [0]
@@ -100,6 +101,12 @@ def unwrap(text: str, fenced: tuple[tuple[int, int], ...] = ()) -> str:
         return text
     width = lengths[int(0.9 * (len(lengths) - 1))]
     if not 30 <= width <= 100 or sum(n >= 0.75 * width for n in lengths) < 0.5 * len(lengths):
+        return text
+    # Wrapped text has (almost) no line past its width: one paragraph per line has many.
+    every = [
+        len(lines[i].rstrip()) for i in range(len(lines)) if plain(i) and not _STARTS_BLOCK.match(lines[i])
+    ]
+    if sum(n > 1.15 * width for n in every) > 0.05 * len(every):
         return text
     out = list(text)
     for i in range(len(lines) - 1):
