@@ -100,7 +100,8 @@ class Settings(BaseSettings):
         2,
         ge=1,
         le=256,
-        description="Chat calls in flight at once per chain; more wait their turn (extractive answers never do).",
+        description="Chat calls in flight at once per chain; more wait their turn (extractive answers "
+        "never wait).",
     )
 
     refuse_below: float = Field(
