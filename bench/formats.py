@@ -137,18 +137,20 @@ SCAN_TEXT = [
 ]
 
 
-def _peak_parse_mb(path: Path) -> float:
-    """Parse `path` in a fresh interpreter; return the peak RSS (MB) over the RSS once imports are done."""
+def _peak_rss_mb(path: Path) -> float:
+    """Parse `path` in a fresh interpreter; return its peak RSS (MB)."""
     code = (
-        "import resource, sys, json; from pathlib import Path; import rag.documents as d;"
-        "import rag.documents.html, rag.documents.pdf, rag.documents.plain, rag.documents.office;"
-        "import rag.documents.sheets, rag.documents.epub, lxml.etree, pypdfium2, docx, pptx, openpyxl;"
-        "base = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmRSS')][0];"
+        "import resource, sys; from pathlib import Path; import rag.documents as d;"
         "d.load_document(Path(sys.argv[1]), 'x');"
-        "print(json.dumps((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024))"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
     )
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
-    return float(json.loads(out.stdout.strip().splitlines()[-1]))
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def parse_peak_mb(path: Path, tiny: Path) -> float:
+    """The peak RSS that parsing `path` adds over parsing `tiny`, a small file of the same format."""
+    return max(0.0, _peak_rss_mb(path) - _peak_rss_mb(tiny))
 
 
 def nested_html(megabytes: float) -> str:
@@ -220,9 +222,19 @@ def measure_formats(corpus_dir: Path | None = None, ingest_cpu_s: float | None =
         pdf = Path(tmp) / "report.pdf"
         pdf.write_bytes(report_pdf(300))
         docx, xlsx = big_docx(Path(tmp) / "big.docx"), big_xlsx(Path(tmp) / "big.xlsx")
+        small = Path(tmp) / "small"
+        small.mkdir()
+        (small / "nested.html").write_text("<p>One short page.</p>", encoding="utf-8")
+        (small / "report.pdf").write_bytes(report_pdf(1))
+        tiny = {
+            "html": small / "nested.html",
+            "pdf": small / "report.pdf",
+            "docx": big_docx(small / "big.docx", paragraphs=1),
+            "xlsx": big_xlsx(small / "big.xlsx", rows=1),
+        }
         for name, path in (("html", html), ("pdf", pdf), ("docx", docx), ("xlsx", xlsx)):
             size_mb = path.stat().st_size / 1e6
-            peak = _peak_parse_mb(path)
+            peak = parse_peak_mb(path, tiny[name])
             result[f"{name}_file_mb"] = round(size_mb, 1)
             result[f"{name}_peak_mb"] = round(peak, 1)
             result[f"{name}_peak_per_file_mb"] = round(peak / size_mb, 1)

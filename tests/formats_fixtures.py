@@ -10,6 +10,8 @@ from bench.formats import SCAN_TEXT, paragraph_ops, pdf_bytes, scanned_pdf, tabl
 DOCX_FINDING = "The review found that the evening ferry to Lysøen was late on forty days last winter."
 DOCX_ROW = "route: Lysøen; operator: Fjordline; yearly_passengers: 180000."
 PPTX_BODY = "Revenue grew by twelve percent in the third quarter."
+PPTX_ROW_CELLS = ["engineer", "2"]
+PPTX_ROW = "role: engineer; hires: 2."
 PPTX_NOTE = "Mention that the new Tromsø office opened in August with nine staff."
 XLSX_ROW = "station: Bergen; annual rainfall (mm): 2250; wettest month: October."
 XLSX_STAFF = "name: Ingrid Dahl; role: hydrologist; started: 2021-03-01."
@@ -60,6 +62,7 @@ def make_docx(path: Path) -> Path:
 def make_pptx(path: Path) -> Path:
     """A deck of two slides, each with a title, a body and speaker notes."""
     import pptx
+    import pptx.util
 
     deck = pptx.Presentation()
     layout = deck.slide_layouts[1]  # title and content
@@ -71,6 +74,13 @@ def make_pptx(path: Path) -> Path:
         slide.shapes.title.text = title
         slide.placeholders[1].text = body
         slide.notes_slide.notes_text_frame.text = notes
+    table = slide.shapes.add_table(
+        2, 2, pptx.util.Inches(1), pptx.util.Inches(5), pptx.util.Inches(6), pptx.util.Inches(1)
+    )
+    for (r, c), value in zip(
+        [(0, 0), (0, 1), (1, 0), (1, 1)], ["role", "hires"] + PPTX_ROW_CELLS, strict=True
+    ):
+        table.table.cell(r, c).text = value
     deck.save(str(path))
     return path
 

@@ -89,6 +89,7 @@ def test_pptx_slides_are_pages_title_body_then_notes(tmp_path: Path) -> None:
     chunks = _check(path, doc)
     assert {(c.page, c.section) for c in chunks if fx.PPTX_NOTE in c.text} == {(1, "Quarterly results")}
     assert {c.page for c in chunks if "Budget approval" in c.text} == {2}
+    assert _line_of(doc.text[slice(*doc.pages[1])], "hires") == fx.PPTX_ROW  # a table on a slide
 
 
 def test_xlsx_sheets_are_pages_and_rows_name_their_columns(tmp_path: Path) -> None:

@@ -163,7 +163,13 @@ def load_document(
     if not data.strip():
         raise DocumentError("empty file")
     suffix = path.suffix.lower()
-    parsed = _LOADERS.get(suffix, _text)(data)
+    try:
+        parsed = _LOADERS.get(suffix, _text)(data)
+    except DocumentError:
+        raise
+    except Exception as e:  # noqa: BLE001 - third-party parsers of untrusted files: any failure is one line
+        kind = suffix.lstrip(".").upper() or "text"
+        raise DocumentError(f"unreadable {kind} file ({type(e).__name__}: {str(e)[:80]})") from None
     if not parsed.text.strip():
         if parsed.notes:
             raise DocumentError(f"no text layer (scanned PDF?): {parsed.notes[0].split(': ', 1)[-1]}")

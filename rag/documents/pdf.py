@@ -106,11 +106,15 @@ def _inside(line: _Line, box: tuple[float, float, float, float]) -> bool:
     return box[0] - 1 <= x <= box[2] + 1 and box[1] - 1 <= y <= box[3] + 1
 
 
-def _ocr(page: Any) -> str:
+def _ocr(page: Any) -> str | None:
+    """Return the text Tesseract reads on a rendered page, or None when it fails or times out."""
     import pytesseract
 
     image = page.render(scale=OCR_DPI / 72).to_pil().convert("L")
-    text = str(pytesseract.image_to_string(image, timeout=OCR_TIMEOUT_S))
+    try:
+        text = str(pytesseract.image_to_string(image, timeout=OCR_TIMEOUT_S))
+    except (RuntimeError, OSError, pytesseract.TesseractError):
+        return None
     blocks = re.split(r"\n\s*\n", text)
     return "\n\n".join(_WORD_BREAK.sub(r"\1", b.strip()).replace("\n", " ") for b in blocks if b.strip())
 
@@ -129,7 +133,8 @@ def load_pdf(data: bytes) -> Parsed:
     builder = TextBuilder(paged=True)
     plumber: Any = None
     tesseract = shutil.which("tesseract")
-    scanned: list[int] = []
+    scanned: list[int] = []  # pages without a text layer, and no Tesseract
+    failed: list[int] = []  # ... that Tesseract could not read in time
     try:
         title = str(pdf.get_metadata_dict().get("Title") or "").strip()
         for index in range(len(pdf)):
@@ -140,10 +145,11 @@ def load_pdf(data: bytes) -> Parsed:
             textpage.close()
             if not lines:
                 if any(True for _ in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=3)):
-                    if tesseract:
-                        builder.block(_ocr(page))
+                    read = _ocr(page) if tesseract else None
+                    if read is None:
+                        (failed if tesseract else scanned).append(index + 1)
                     else:
-                        scanned.append(index + 1)
+                        builder.block(read)
                 page.close()
                 continue
             tables: list[tuple[tuple[float, float, float, float], list[str]]] = []
@@ -153,7 +159,10 @@ def load_pdf(data: bytes) -> Parsed:
                     import pdfplumber
 
                     plumber = pdfplumber.open(io.BytesIO(data))
-                tables = _tables(plumber, index, page.get_height())
+                try:
+                    tables = _tables(plumber, index, page.get_height())
+                except Exception:  # noqa: BLE001 - pdfminer on untrusted input: the text is still good
+                    tables = []
             page.close()
             _lay_out(builder, lines, tables)
     except pdfium.PdfiumError as e:
@@ -162,11 +171,18 @@ def load_pdf(data: bytes) -> Parsed:
         if plumber is not None:
             plumber.close()
         pdf.close()
-    notes: tuple[str, ...] = ()
+    notes: list[str] = []
     if scanned:
-        pages = ", ".join(map(str, scanned[:10])) + (" …" if len(scanned) > 10 else "")
-        notes = (f"scanned page(s) {pages} left out: {OCR_HINT}",)
-    return builder.build(title=title, notes=notes)
+        notes.append(f"scanned page(s) {_page_list(scanned)} left out: {OCR_HINT}")
+    if failed:
+        notes.append(
+            f"scanned page(s) {_page_list(failed)} left out: Tesseract failed or took over {OCR_TIMEOUT_S} s"
+        )
+    return builder.build(title=title, notes=tuple(notes))
+
+
+def _page_list(pages: list[int]) -> str:
+    return ", ".join(map(str, pages[:10])) + (" …" if len(pages) > 10 else "")
 
 
 def _lay_out(
