@@ -148,7 +148,9 @@ def test_a_self_contained_question_survives_the_rewrite(chain: RagChain, setting
 def test_a_deadline_ends_the_question_and_the_chain_keeps_answering(
     settings: Settings, embeddings: LocalEmbeddings
 ) -> None:
-    chain = build_chain(settings.model_copy(update={"llm_deadline": 0.3}), embeddings=embeddings)
+    # Three passages, not two: the third is not in the server's prompt cache, and reading it and
+    # writing the answer take longer than the deadline.
+    chain = build_chain(settings.model_copy(update={"llm_deadline": 0.2, "top_k": 3}), embeddings=embeddings)
     began = time.monotonic()
     with pytest.raises(ProviderError, match="deadline") as caught:
         chain.invoke(HANOI_Q)
