@@ -10,6 +10,7 @@ ends a question with one line while the chain keeps answering.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import time
@@ -46,7 +47,12 @@ def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
 def settings(
     tmp_path_factory: pytest.TempPathFactory, embeddings: LocalEmbeddings, llama: LlamaServer
 ) -> Settings:
-    base = Settings(corpus_dir=SEEDS, data_dir=tmp_path_factory.mktemp("real") / "data")
+    work = tmp_path_factory.mktemp("real")
+    with pytest.MonkeyPatch.context() as env:  # module scope: conftest's per-test clean env isn't on yet
+        for key in [k for k in os.environ if k.startswith(("RAG_", "OPENAI_"))]:
+            env.delenv(key)
+        env.chdir(work)
+        base = Settings(corpus_dir=SEEDS, data_dir=work / "data")
     ingest(base, embeddings=embeddings)
     return base.model_copy(
         update={
