@@ -240,6 +240,9 @@ def serve(
     store: dict[str, Any],
 ) -> None:
     """Open the chat page at once; changed files are indexed in the background, progress on the page."""
+    import importlib
+    import threading
+
     from rag.chain import build_chain
     from rag.providers import make_embeddings
     from rag.store import Store
@@ -252,9 +255,13 @@ def serve(
                 f"refusing to listen on {host} without a login: add --auth user:password "
                 "(or --insecure to allow anyone who can reach it)"
             )
+        # Gradio's import (~5 s of CPU) overlaps loading the model and opening the store.
+        ui = threading.Thread(target=importlib.import_module, args=("rag.app",), daemon=True)
+        ui.start()
         embeddings = make_embeddings(settings)
         Store.open(settings, create=True)  # a fresh data dir serves at once: an empty index to fill
         chain = build_chain(settings, embeddings=embeddings)
+        ui.join()
         from rag.app import build_app, launch  # the only place gradio is imported
 
         demo = build_app(chain, settings, per_user=credentials is not None, index_on_start=not no_ingest)
