@@ -14,7 +14,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -124,7 +124,7 @@ def is_refusal(text: str) -> bool:
 
 
 def _bounded(
-    make: Callable[[], Iterator[str]], *, settings: Settings, budget: Budget, stage: str
+    make: Callable[[], Generator[str, None, None]], *, settings: Settings, budget: Budget, stage: str
 ) -> Iterator[str]:
     """Yield what `make()` yields, within the budget's slot and deadline.
 
@@ -139,8 +139,9 @@ def _bounded(
         stop = threading.Event()
 
         def pump() -> None:
+            pieces = make()
             try:
-                for piece in make():
+                for piece in pieces:
                     if stop.is_set():
                         break
                     out.put(("delta", piece))
@@ -148,6 +149,7 @@ def _bounded(
             except BaseException as e:  # handed to the caller's thread
                 out.put(("error", e))
             finally:
+                pieces.close()  # closes the HTTP response before the slot is free again
                 budget.limit.release()
 
         context = contextvars.copy_context()  # tracing and callback context follow the call
@@ -178,7 +180,7 @@ def stream_answer(
 ) -> Iterator[str]:
     """Yield the model's answer as text deltas."""
 
-    def pieces() -> Iterator[str]:
+    def pieces() -> Generator[str, None, None]:
         for chunk in model.stream(messages, config=config):
             if chunk.text:
                 yield chunk.text
@@ -268,7 +270,7 @@ def condense(
     """Rewrite a follow-up question into one that stands alone (`fallback` when the model can't)."""
     prompt = condense_prompt(prompts, question, history)
 
-    def reply() -> Iterator[str]:
+    def reply() -> Generator[str, None, None]:
         yield model.invoke(prompt, config=config).text
 
     text = "".join(_bounded(reply, settings=settings, budget=budget, stage="rewriting the question"))
