@@ -137,20 +137,29 @@ SCAN_TEXT = [
 ]
 
 
-def _peak_rss_mb(path: Path) -> float:
-    """Parse `path` in a fresh interpreter; return its peak RSS (MB)."""
-    code = (
-        "import resource, sys; from pathlib import Path; import rag.documents as d;"
-        "d.load_document(Path(sys.argv[1]), 'x');"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
-    )
-    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+_PEAK_CHILD = """
+import sys
+from pathlib import Path
+import rag.documents as d
+
+def status(key):
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith(key))
+
+d.load_document(Path(sys.argv[2]), "warm-up")  # the format's lazy imports and first allocations
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # reset the peak (VmHWM) to what is resident now
+base = status("VmRSS:")
+d.load_document(Path(sys.argv[1]), "x")
+print((status("VmHWM:") - base) / 1024)
+"""
 
 
 def parse_peak_mb(path: Path, tiny: Path) -> float:
-    """The peak RSS that parsing `path` adds over parsing `tiny`, a small file of the same format."""
-    return max(0.0, _peak_rss_mb(path) - _peak_rss_mb(tiny))
+    """The peak RSS (MB) that parsing `path` adds, in a fresh interpreter warmed up on `tiny`."""
+    out = subprocess.run(
+        [sys.executable, "-c", _PEAK_CHILD, str(path), str(tiny)], capture_output=True, text=True, check=True
+    )
+    return max(0.0, float(out.stdout.strip().splitlines()[-1]))
 
 
 def nested_html(megabytes: float) -> str:

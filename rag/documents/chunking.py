@@ -59,7 +59,7 @@ def _kept_spans(
 
 
 def _inside(spans: list[tuple[int, int]], pos: int) -> bool:
-    i = bisect.bisect_right(spans, (pos, len(spans) and 1 << 62)) - 1
+    i = bisect.bisect_right(spans, (pos, 1 << 62)) - 1
     return i >= 0 and spans[i][0] <= pos < spans[i][1]
 
 
