@@ -98,3 +98,49 @@ def test_an_async_waiter_times_out_or_is_cancelled_without_leaking_a_slot() -> N
 def test_a_slot_needs_a_count() -> None:
     with pytest.raises(ValueError):
         LLMLimit(0)
+
+
+def test_threads_and_tasks_together_never_exceed_the_limit() -> None:
+    limit = LLMLimit(2)
+    lock = threading.Lock()
+    held = peak = 0
+    done = 0
+
+    def enter() -> None:
+        nonlocal held, peak
+        with lock:
+            held += 1
+            peak = max(peak, held)
+
+    def leave() -> None:
+        nonlocal held, done
+        with lock:
+            held -= 1
+            done += 1
+
+    def thread_user() -> None:
+        for _ in range(5):
+            assert limit.acquire(10)
+            enter()
+            time.sleep(0.005)
+            leave()
+            limit.release()
+
+    async def task_user() -> None:
+        for _ in range(5):
+            assert await limit.aacquire(10)
+            enter()
+            await asyncio.sleep(0.005)
+            leave()
+            limit.release()
+
+    async def main() -> None:
+        await asyncio.gather(*(task_user() for _ in range(4)))
+
+    threads = [threading.Thread(target=thread_user) for _ in range(4)]
+    for t in threads:
+        t.start()
+    asyncio.run(main())
+    for t in threads:
+        t.join(10)
+    assert done == 40 and peak <= 2 and limit.busy == 0 and limit.waiting == 0
