@@ -154,7 +154,13 @@ def build_app(
         rows, summary = library.rows(owner, query)
         p = indexer.progress()
         busy = p.running or any(f.state in ("queued", "indexing") for f in indexer.files(owner))
-        progress = progress_html(p.done, p.total, 0, True, p.current) if p.running else ""
+        progress = ""
+        if p.running:
+            try:
+                passages = chain.retriever.store.count()
+            except RagError:
+                passages = 0
+            progress = progress_html(p.done, p.total, passages, True, p.current)
         if p.error:
             progress += f'<p class="rag-warn">{inert(p.error)}</p>'
         mine = [r[0] for r in rows if r[4] == "your upload"]
