@@ -90,7 +90,9 @@ class TextBuilder:
 
     def block(self, text: str, sep: str = "\n\n") -> tuple[int, int]:
         """Add a paragraph (or a run of rows) after a blank line; return its (start, end)."""
-        text = text.replace(PAGE_BREAK, " ").strip()
+        if PAGE_BREAK in text:  # (a copy only when needed: a sheet's text can be megabytes)
+            text = text.replace(PAGE_BREAK, " ")
+        text = text.strip()
         if not text:
             return self._len, self._len
         if not self._first_block:

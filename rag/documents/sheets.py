@@ -26,7 +26,10 @@ def load_xlsx(data: bytes) -> Parsed:
         for sheet in book.worksheets:
             builder.new_page()
             builder.section(sheet.title)
-            builder.block("\n".join(iter_row_lines(sheet.iter_rows(values_only=True))))
+            rows = io.StringIO()  # one buffer, not a list of 100,000 row strings
+            for n, line in enumerate(iter_row_lines(sheet.iter_rows(values_only=True))):
+                rows.write(f"\n{line}" if n else line)
+            builder.block(rows.getvalue())
     finally:
         book.close()
     return builder.build(title=title)
