@@ -297,6 +297,14 @@ def test_the_size_limit_holds_while_reading(tmp_path: Path) -> None:
     assert load_document(path, "big.txt", max_bytes=5000).text.startswith("word word")
 
 
+def test_the_limit_holds_for_a_file_whose_size_says_nothing(tmp_path: Path) -> None:
+    # /proc files are regular files of size 0 that read on: only the read itself can stop them.
+    link = tmp_path / "maps.txt"
+    link.symlink_to("/proc/self/maps")
+    with pytest.raises(DocumentError, match=r"^longer than the 0\.0001 MB limit \(RAG_MAX_FILE_MB\)$"):
+        load_document(link, "maps.txt", max_bytes=100)
+
+
 def test_deeply_nested_html_is_read(tmp_path: Path) -> None:
     path = tmp_path / "deep.html"
     path.write_text("<div>" * 50_000 + "<p>The deepest sentence is here.</p>" + "</div>" * 50_000)

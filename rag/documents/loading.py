@@ -118,8 +118,8 @@ _KINDS = (
 
 
 def _too_big(max_bytes: int, size: int | None = None) -> DocumentError:
-    got = f"{size / 1e6:.1f} MB is" if size is not None else "it is"
-    return DocumentError(f"{got} over the {max_bytes / 1e6:g} MB limit (RAG_MAX_FILE_MB)")
+    got = f"{size / 1e6:.1f} MB is over" if size is not None else "longer than"
+    return DocumentError(f"{got} the {max_bytes / 1e6:g} MB limit (RAG_MAX_FILE_MB)")
 
 
 def read_bytes(path: Path, max_bytes: int | None = None) -> bytes:
