@@ -136,7 +136,7 @@ def _serving(
     during = measure_serve_during_index(env, len(documents), docs_per_s)
     try:
         chat = {"available": True, **measure_chat_load(work, config.sessions, on_stage)}
-    except BenchError as e:
+    except (BenchError, OSError) as e:
         chat = {"available": False, "reason": f"failed: {e}"}
     return serve, during, chat
 
