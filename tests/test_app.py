@@ -50,12 +50,12 @@ def serve(data_dir: Path, embeddings: LocalEmbeddings) -> Iterator[Serve]:
     """Serve the page over the indexed seeds on a free loopback port; return its URL."""
     demos: list[Any] = []
 
-    def start(*, auth: tuple[str, str] | None = None, **overrides: Any) -> str:
+    def start(*, auth: tuple[str, str] | None = None, max_file_mb: float = 20.0, **overrides: Any) -> str:
         settings = rag.Settings(corpus_dir=SEEDS, data_dir=data_dir, **overrides)
         chain = rag.build_chain(settings, embeddings=embeddings)
         demo = build_app(chain, settings, per_user=auth is not None)
         demos.append(demo)
-        return launch(demo, port=free_port(), auth=auth)
+        return launch(demo, port=free_port(), auth=auth, max_file_mb=max_file_mb)
 
     yield start
     for demo in demos:
@@ -258,3 +258,34 @@ def test_blocking_the_wide_open_host_without_auth(tmp_path: Path) -> None:
 
     result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--data-dir", str(tmp_path)])
     assert result.exit_code == 1 and "refusing to listen on 0.0.0.0 without a login" in result.output
+
+
+def test_the_upload_route_has_a_size_limit(serve: Serve) -> None:
+    import urllib.error
+    import urllib.request
+
+    page = serve(max_file_mb=0.01)  # 10 kB
+    boundary = "rag-test-boundary"
+
+    def post(size: int) -> int:
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="a.txt"\r\n'
+                "Content-Type: text/plain\r\n\r\n"
+            ).encode()
+            + b"x" * size
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        request = urllib.request.Request(
+            page + "gradio_api/upload",
+            data=body,
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as r:
+                return int(r.status)
+        except urllib.error.HTTPError as e:
+            return int(e.code)
+
+    assert post(1_000) == 200
+    assert post(200_000) == 413

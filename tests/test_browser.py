@@ -314,6 +314,24 @@ def test_conversations_reopen_after_reload_and_restart(
         assert page.locator("#rag-sources mark").first.inner_text() == quote
         assert HANOI_Q in page.locator("#rag-chat").inner_text()
 
+        # The viewer opens the cited document with the quote highlighted, and offers the original.
+        page.locator("#rag-open input").click()
+        page.get_by_role("option").first.click()
+        page.locator("#rag-view-mark").wait_for(timeout=10_000)
+        assert page.locator("#rag-view-mark").inner_text() == quote
+        assert page.locator("#rag-original a").first.get_attribute("href")
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(tmp_path / "viewer.png"), full_page=True)
+
+        # A thumbs-up is stored with the message and exported as an eval row.
+        page.locator('#rag-chat [data-testid="bot"]').first.hover()
+        page.locator("#rag-chat").get_by_role("button", name="Like", exact=True).first.click()
+        page.wait_for_timeout(800)
+    from rag.app.conversations import ConversationStore, eval_rows
+
+    rows = list(eval_rows(ConversationStore(tmp_path / "data" / "app.sqlite3")))
+    assert [r["question"] for r in rows] == [HANOI_Q] and rows[0]["evidence"][0]["quote"] == quote
+
 
 def _login(page: Any, url: str, user: str, password: str) -> None:
     page.goto(url)

@@ -17,15 +17,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from filelock import FileLock, Timeout
 from langchain_core.embeddings import Embeddings
 
 from rag.documents import SUPPORTED
 from rag.errors import RagError
-from rag.ingest import ingest
-from rag.lexical import open_bm25
+from rag.ingest import ingest, remove
 from rag.settings import Settings
-from rag.store import Store
 
 log = logging.getLogger(__name__)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
@@ -264,17 +261,14 @@ class Indexer:
                 if same_upload(item.path, rel) or item.path.endswith("/" + rel):
                     self._set(rel, owners[rel], "skipped", item.reason)
 
-    def _run_remove(self, owner: str, source: str) -> None:
-        # Seam: helper E's `rag.ingest.remove` replaces this once it lands; until then the chunks
-        # are deleted here, under the same lock file ingest takes.
-        with FileLock(str(self.settings.data_dir / "ingest.lock"), timeout=60):
-            store = Store.open(self.settings, create=True)
-            ids = [r.id for r in store.iter_records() if same_upload(str(r.metadata.get("source")), source)]
-            store.delete(ids)
-            store.bump_generation()
-            open_bm25(store, self.settings)
-        (self.root / source).unlink(missing_ok=True)
-        self._set(source, owner, "removed", f"{len(ids)} passages removed")
+    def _run_remove(self, owner: str, rel: str) -> None:
+        try:
+            report = remove(self.settings, self.root / rel)
+        except RagError as e:
+            self._set(rel, owner, "indexed", f"not removed: {e}")
+            return
+        (self.root / rel).unlink(missing_ok=True)
+        self._set(rel, owner, "removed", f"{report.chunks_removed} passages removed")
 
 
-__all__ = ["FileState", "Indexer", "Progress", "Timeout", "same_upload", "safe_name", "uploads_root"]
+__all__ = ["FileState", "Indexer", "Progress", "same_upload", "safe_name", "uploads_root"]

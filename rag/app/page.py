@@ -7,10 +7,7 @@ Thin on purpose: answering is `RagChain.stream` (through `rag.app.chat`), saving
 from __future__ import annotations
 
 import logging
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 from rag.offline import apply_offline_env
 
@@ -19,24 +16,18 @@ apply_offline_env()  # before gradio is imported: no analytics, no version check
 import gradio as gr  # noqa: E402
 
 from rag.app import chat as talk  # noqa: E402
-from rag.app.conversations import ConversationStore  # noqa: E402
+from rag.app.events import make_handlers  # noqa: E402
 from rag.app.indexer import Indexer  # noqa: E402
-from rag.app.library import COLUMNS, Library  # noqa: E402
-from rag.app.render import EMPTY_SOURCES, error_markdown, example_questions, inert, progress_html  # noqa: E402
-from rag.app.scope import Chains  # noqa: E402
-from rag.app.style import CLOSE_SIDEBAR_ON_PHONE, CSS, HEAD  # noqa: E402
-from rag.app.widgets import api_chat, mode_choices, search_choices  # noqa: E402
+from rag.app.library import COLUMNS  # noqa: E402
+from rag.app.render import EMPTY_SOURCES  # noqa: E402
+from rag.app.style import CLOSE_SIDEBAR_ON_PHONE, CSS, HEAD, SCROLL_TO_MARK  # noqa: E402
+from rag.app.widgets import api_chat, search_choices  # noqa: E402
 from rag.chain import RagChain  # noqa: E402
 from rag.documents import SUPPORTED  # noqa: E402
-from rag.errors import RagError  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 log = logging.getLogger(__name__)
 SESSION_TTL_S = 3600  # a tab's state is dropped an hour after its last change (bounded memory)
-
-
-def _owner(request: gr.Request | None) -> str:
-    return (request.username if request is not None else None) or "local"
 
 
 def build_app(
@@ -52,145 +43,8 @@ def build_app(
     indexer = indexer or Indexer(settings, chain.embeddings)
     if index_on_start:
         indexer.sync_corpus()
-    store = ConversationStore(settings.data_dir / "app.sqlite3")
-    library = Library(chain.retriever.store, indexer)
-    chains = Chains(chain, indexer.hidden_from if per_user else None)
-    modes = mode_choices(chain, settings)
-
-    def note() -> str:
-        p = indexer.progress()
-        return (
-            f"Indexing is still running ({p.done:,} of {p.total:,} files): "
-            "answered from what is indexed so far."
-            if p.running
-            else ""
-        )
-
-    def options(mode: str, top_k: float, retrieval: str) -> tuple[str, int, str]:
-        if mode not in {v for _, v in modes}:
-            raise RagError(f"unknown answer mode {mode!r}")
-        if retrieval not in {v for _, v in search_choices()}:
-            raise RagError(f"unknown search mode {retrieval!r}")
-        return mode, max(1, min(int(top_k), 50)), retrieval
-
-    def conversations(owner: str, cid: str | None) -> Any:
-        choices = [(c.title, c.id) for c in store.conversations(owner)]
-        return gr.Radio(choices=choices, value=cid if cid in {c for _, c in choices} else None)
-
-    def ask(
-        question: str, session: talk.Session, mode: str, top_k: float, retrieval: str, request: gr.Request
-    ) -> Iterator[tuple[Any, ...]]:
-        owner = _owner(request)
-        try:
-            opts = options(mode, top_k, retrieval)
-        except RagError as e:
-            session.messages.append({"role": "assistant", "content": error_markdown(str(e))})
-            yield session.messages, question, session.sources(), None, session, gr.skip()
-            return
-        for step in talk.ask(
-            session,
-            question,
-            owner=owner,
-            chains=chains,
-            store=store,
-            options=opts,
-            note=note(),
-            limit=settings.max_question_chars,
-        ):
-            listing = conversations(owner, step.session.cid) if step.saved else gr.skip()
-            data = step.answer.model_dump(mode="json") if step.answer else gr.skip()
-            yield step.session.messages, step.keep_question, step.sources, data, step.session, listing
-
-    def select(session: talk.Session, evt: gr.SelectData) -> tuple[str, talk.Session]:
-        index = evt.index if isinstance(evt.index, int) else None
-        if index is not None and index in session.answers:
-            session.selected = index
-        return session.sources(), session
-
-    def like(session: talk.Session, evt: gr.LikeData, request: gr.Request) -> None:
-        index = evt.index if isinstance(evt.index, int) else None
-        if index is not None and index in session.ids:
-            value = 1 if evt.liked is True else -1 if evt.liked is False else None
-            store.rate(_owner(request), session.ids[index], value)
-
-    def undo(session: talk.Session, request: gr.Request) -> tuple[Any, ...]:
-        session, question = talk.undo(session, _owner(request), store)
-        return session.messages, question, session.sources(), session
-
-    def new_chat() -> tuple[Any, ...]:
-        session = talk.Session()
-        return session.messages, "", EMPTY_SOURCES, None, session, gr.Radio(value=None)
-
-    def open_chat(cid: str | None, request: gr.Request) -> tuple[Any, ...]:
-        owner = _owner(request)
-        if not cid or not store.owns(owner, cid):
-            return new_chat()
-        session = talk.restore(store.messages(owner, cid), cid)
-        return session.messages, "", session.sources(), None, session, gr.skip()
-
-    def rename(cid: str | None, title: str, request: gr.Request) -> Any:
-        owner = _owner(request)
-        if cid and title.strip():
-            store.rename(owner, cid, title)
-        return conversations(owner, cid)
-
-    def delete(cid: str | None, request: gr.Request) -> tuple[Any, ...]:
-        owner = _owner(request)
-        if cid:
-            store.delete(owner, cid)
-        return (*new_chat()[:5], conversations(owner, None))
-
-    def export(cid: str | None, request: gr.Request) -> Any:
-        owner = _owner(request)
-        if not cid or not store.owns(owner, cid):
-            return gr.File(value=None, visible=False)
-        folder = Path(tempfile.mkdtemp(prefix="rag-export-"))
-        path = folder / "conversation.md"
-        path.write_text(store.markdown(owner, cid), encoding="utf-8")
-        return gr.File(value=str(path), visible=True)
-
-    def documents(query: str, request: gr.Request) -> tuple[Any, ...]:
-        owner = _owner(request)
-        rows, summary = library.rows(owner, query)
-        p = indexer.progress()
-        busy = p.running or any(f.state in ("queued", "indexing") for f in indexer.files(owner))
-        progress = ""
-        if p.running:
-            try:
-                passages = chain.retriever.store.count()
-            except RagError:
-                passages = 0
-            progress = progress_html(p.done, p.total, passages, True, p.current)
-        if p.error:
-            progress += f'<p class="rag-warn">{inert(p.error)}</p>'
-        mine = [r[0] for r in rows if r[4] == "your upload"]
-        return rows, summary, progress, gr.Timer(active=busy), gr.Dropdown(choices=mine)
-
-    def upload(files: list[str] | None, query: str, request: gr.Request) -> tuple[Any, ...]:
-        if files:
-            indexer.add(_owner(request), [Path(f) for f in files])
-        return (None, *documents(query, request)[:4])
-
-    def remove(name: str | None, query: str, request: gr.Request) -> tuple[Any, ...]:
-        owner = _owner(request)
-        source = next((f.source for f in indexer.files(owner) if Path(f.source).name == name), None)
-        message = ""
-        if source is None:
-            message = "Pick one of your uploads to remove."
-        else:
-            try:
-                indexer.remove(owner, source)
-                message = f"Removing {name}…"
-            except RagError as e:
-                message = str(e)
-        return (message, gr.Row(visible=False), *documents(query, request)[:4])
-
-    def listed(request: gr.Request) -> Any:
-        return conversations(_owner(request), None)
-
-    def examples(request: gr.Request) -> Any:
-        questions = example_questions(library.titles(_owner(request)))
-        return gr.Dataset(samples=[[q] for q in questions], visible=bool(questions))
+    h = make_handlers(chain, settings, indexer, per_user=per_user)
+    modes = h.modes
 
     with gr.Blocks(
         title="rag: ask your documents", analytics_enabled=False, delete_cache=(600, 3600)
@@ -232,6 +86,11 @@ def build_app(
             with gr.Column(scale=2, min_width=300), gr.Tabs():
                 with gr.Tab("Sources", id="sources"):
                     sources = gr.HTML(EMPTY_SOURCES, elem_id="rag-sources", padding=False)
+                    cited = gr.Dropdown(
+                        [], label="Open a cited document", visible=False, elem_id="rag-open", interactive=True
+                    )
+                    document = gr.HTML("", elem_id="rag-viewer", padding=False)
+                    original = gr.File(label="Original file", visible=False, elem_id="rag-original")
                 with gr.Tab("Documents", id="documents", elem_id="rag-documents"):
                     files = gr.File(
                         label=f"Add documents: {' '.join(SUPPORTED)}, up to {settings.max_file_mb:g} MB each",
@@ -271,7 +130,7 @@ def build_app(
 
         chat_out = [chatbot, box, sources, answer_json, session, listing]
         box.submit(
-            ask,
+            h.ask,
             [box, session, mode, top_k, retrieval],
             chat_out,
             api_visibility="private",
@@ -279,52 +138,56 @@ def build_app(
             concurrency_id="answer",
         )
         suggestions.click(lambda s: s[0], suggestions, box, api_visibility="private", queue=False).then(
-            ask,
+            h.ask,
             [box, session, mode, top_k, retrieval],
             chat_out,
             api_visibility="private",
             concurrency_limit=concurrency_limit,
             concurrency_id="answer",
         )
-        chatbot.select(select, session, [sources, session], api_visibility="private", queue=False)
-        chatbot.like(like, session, None, api_visibility="private", queue=False)
-        chatbot.undo(undo, session, [chatbot, box, sources, session], api_visibility="private", queue=False)
+        chatbot.select(h.select, session, [sources, session], api_visibility="private", queue=False)
+        chatbot.like(h.like, session, None, api_visibility="private", queue=False)
+        chatbot.undo(h.undo, session, [chatbot, box, sources, session], api_visibility="private", queue=False)
         chatbot.retry(
-            undo, session, [chatbot, box, sources, session], api_visibility="private", queue=False
+            h.undo, session, [chatbot, box, sources, session], api_visibility="private", queue=False
         ).then(
-            ask,
+            h.ask,
             [box, session, mode, top_k, retrieval],
             chat_out,
             api_visibility="private",
             concurrency_limit=concurrency_limit,
             concurrency_id="answer",
         )
-        chatbot.clear(new_chat, None, chat_out, api_visibility="private", queue=False)
-        new.click(new_chat, None, chat_out, api_visibility="private", queue=False)
-        listing.input(open_chat, listing, chat_out, api_visibility="private")
-        rename_btn.click(rename, [listing, title], listing, api_visibility="private")
-        delete_btn.click(delete, listing, chat_out, api_visibility="private")
-        export_btn.click(export, listing, exported, api_visibility="private")
+        chatbot.clear(h.new_chat, None, chat_out, api_visibility="private", queue=False)
+        new.click(h.new_chat, None, chat_out, api_visibility="private", queue=False)
+        listing.input(h.open_chat, listing, chat_out, api_visibility="private")
+        rename_btn.click(h.rename, [listing, title], listing, api_visibility="private")
+        delete_btn.click(h.delete, listing, chat_out, api_visibility="private")
+        export_btn.click(h.export, listing, exported, api_visibility="private")
         docs_out = [table, summary, progress, timer, pick]
         upload_out = [files, table, summary, progress, timer]
-        files.upload(upload, [files, search], upload_out, api_visibility="private")
-        search.change(documents, search, docs_out, api_visibility="private", queue=False)
-        timer.tick(documents, search, docs_out, api_visibility="private", queue=False)
+        files.upload(h.upload, [files, search], upload_out, api_visibility="private")
+        search.change(h.documents, search, docs_out, api_visibility="private", queue=False)
+        timer.tick(h.documents, search, docs_out, api_visibility="private", queue=False)
         ask_remove.click(
             lambda: gr.Row(visible=True), None, confirm_row, api_visibility="private", queue=False
         )
         no.click(lambda: gr.Row(visible=False), None, confirm_row, api_visibility="private", queue=False)
         yes.click(
-            remove,
+            h.remove,
             [pick, search],
             [removed, confirm_row, table, summary, progress, timer],
             api_visibility="private",
         )
-        demo.load(documents, search, docs_out, api_visibility="private")
-        demo.load(examples, None, suggestions, api_visibility="private")
-        demo.load(listed, None, listing, api_visibility="private")
+        sources.change(h.viewer_choices, session, cited, api_visibility="private", queue=False)
+        cited.input(h.view, [cited, session], [document, original], api_visibility="private").then(
+            None, None, None, js=SCROLL_TO_MARK, api_visibility="private"
+        )
+        demo.load(h.documents, search, docs_out, api_visibility="private")
+        demo.load(h.examples, None, suggestions, api_visibility="private")
+        demo.load(h.listed, None, listing, api_visibility="private")
         demo.load(None, None, None, js=CLOSE_SIDEBAR_ON_PHONE, api_visibility="private")
-        api_chat(demo, chains, [mode, top_k, retrieval], options, note, settings, concurrency_limit)
+        api_chat(demo, h.chains, [mode, top_k, retrieval], h.options, h.note, settings, concurrency_limit)
     demo.queue(default_concurrency_limit=concurrency_limit, max_size=256)
     return cast(gr.Blocks, demo)
 

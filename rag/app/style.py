@@ -21,6 +21,11 @@ CSS = """
 #rag-sources code, .rag-warn code { overflow-wrap: anywhere; white-space: normal; }
 #rag-chat strong { cursor: pointer; }
 #rag-doc-table { max-width: 100%; overflow-x: auto; }
+.rag-doc { white-space: pre-wrap; max-height: 420px; overflow-y: auto; border: 1px solid #d1d5db;
+  border-radius: 8px; padding: 0.6em 0.8em; font-size: 0.9em; line-height: 1.45; color: #111827;
+  overflow-wrap: anywhere; }
+.rag-doc mark { background: #fde68a; color: #111; }
+.rag-page { border: 0; border-top: 1px dashed #6b7280; margin: 0.8em 0; }
 @media (max-width: 640px) {
   #rag-main { flex-direction: column; }
   #rag-chat { height: 60vh !important; }
@@ -51,4 +56,8 @@ document.addEventListener('click', (e) => {
 # Gradio opens the sidebar whatever the width; on a phone it would cover the chat.
 CLOSE_SIDEBAR_ON_PHONE = """() => {
   if (window.innerWidth < 768) document.querySelector('#rag-sidebar.open .toggle-button')?.click();
+}"""
+
+SCROLL_TO_MARK = """() => {
+  setTimeout(() => document.getElementById('rag-view-mark')?.scrollIntoView({block: 'center'}), 200);
 }"""
