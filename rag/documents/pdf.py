@@ -39,19 +39,23 @@ class _Line:
 def _lines(textpage: Any) -> list[_Line]:
     """Return a page's text lines with the boxes of their first and last characters."""
     raw = textpage.get_text_range()
+    count = textpage.count_chars()
     out: list[_Line] = []
-    index = 0
+    index = 0  # PDFium counts characters in UTF-16 units: an emoji or a math letter is two
     for piece in raw.split("\r\n"):
-        n = len(piece)
         clean = piece.replace(_SOFT_HYPHEN, "")
         if clean.strip():
-            first = index + (len(piece) - len(piece.lstrip()))
-            last = index + len(piece.rstrip()) - 1
-            left, bottom, _, top = textpage.get_charbox(first)
+            first = index + _units(piece[: len(piece) - len(piece.lstrip())])
+            last = min(index + _units(piece.rstrip()) - 1, count - 1)
+            left, bottom, _, top = textpage.get_charbox(min(first, count - 1))
             _, end_bottom, right, _ = textpage.get_charbox(last)
             out.append(_Line(" ".join(clean.split()), left, bottom, right, top, end_bottom))
-        index += n + 2
+        index += _units(piece) + 2
     return out
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
 
 
 def _paragraphs(lines: list[_Line]) -> list[str]:
