@@ -223,7 +223,7 @@ def launch(
             css=CSS,
             head=HEAD,
             max_file_size=f"{int(max_file_mb * 1000)}kb",
-            state_session_capacity=2000,
+            state_session_capacity=1000,  # the oldest tabs beyond it let go (bounded memory)
         )
     except OSError as e:
         raise ConfigError(f"cannot serve on {host}:{port}: {e}") from None

@@ -1,0 +1,58 @@
+"""The workspace's parts without a browser: uploads indexed in the background, scoped search, removal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import rag
+from rag.app.indexer import Indexer, safe_name
+from rag.app.scope import Chains
+from rag.embeddings import LocalEmbeddings
+from rag.settings import Settings
+
+SECRET = "The lighthouse keeper hides the spare key under the third step of the tower."
+
+
+def test_safe_names_keep_uploads_inside_their_folder() -> None:
+    assert safe_name("../../etc/passwd.txt") == "passwd.txt"
+    assert safe_name("C:\\\\Users\\\\x\\\\Report (final).PDF") == "Report _final.pdf"
+    assert safe_name(".hidden.md") == "hidden.md" and safe_name("....txt") == "document.txt"
+
+
+def test_uploads_are_indexed_scoped_to_their_owner_and_removed(
+    make_settings: Callable[..., Settings], embeddings: LocalEmbeddings, tmp_path: Path
+) -> None:
+    settings = make_settings()
+    rag.ingest(settings, embeddings=embeddings)
+    indexer = Indexer(settings, embeddings)
+    upload = tmp_path / "keeper notes.txt"
+    upload.write_text(SECRET + "\n\nThe tower is painted white every spring.\n", encoding="utf-8")
+    (tmp_path / "tool.exe").write_bytes(b"MZ")
+    sources = indexer.add("ada", [upload, tmp_path / "tool.exe"])
+    assert sources == ["ada/keeper notes.txt"]  # the unsupported type is not taken
+    assert indexer.add("ada", [upload]) == ["ada/keeper notes (2).txt"]  # never replaces a file
+    assert indexer.wait(120)
+    assert {f.state for f in indexer.files("ada")} == {"indexed"}
+    assert indexer.files("bob") == []
+
+    chain = rag.build_chain(settings, embeddings=embeddings)
+    chains = Chains(chain, indexer.hidden_from)
+    question = "Where does the keeper hide the spare key?"
+    ada = chains.get("ada", "extractive", 5, "hybrid").invoke(question)
+    assert not ada.refused and "keeper notes" in ada.citations[0].source, ada.citations[0].source
+    bob = chains.get("bob", "extractive", 5, "hybrid")
+    assert all("keeper notes" not in h.source for h in bob.retriever.search(question, k=20))
+    assert "third step" not in bob.invoke(question).text
+
+    try:
+        indexer.remove("bob", "ada/keeper notes.txt")
+        raise AssertionError("bob removed ada's upload")
+    except rag.RagError as e:
+        assert "only the person who uploaded" in str(e)
+    indexer.remove("ada", "ada/keeper notes.txt")
+    indexer.remove("ada", "ada/keeper notes (2).txt")
+    assert indexer.wait(120)
+    assert not (settings.data_dir / "uploads" / "ada" / "keeper notes.txt").exists()
+    fresh = rag.build_chain(settings, embeddings=embeddings)
+    assert all("keeper notes" not in h.source for h in fresh.retriever.search(question, k=20))
