@@ -190,6 +190,17 @@ def test_hanoi_question_streams_a_cited_answer_with_the_quote_highlighted(
         for ratio in page.evaluate(CONTRAST, "#rag-sources .rag-meta, #rag-sources .rag-head, .rag-chunk"):
             assert ratio >= 4.5, ratio
 
+        # Undo takes the newest answer back; the panel then shows the answer that is newest now.
+        page.get_by_role("button", name="Undo", exact=True).last.click()
+        page.wait_for_function(
+            """() => document.querySelectorAll('#rag-chat [data-testid="bot"]').length === 2""",
+            timeout=10_000,
+        )
+        assert "delegation" in page.locator("#rag-input textarea").input_value()  # back to edit
+        assert quote in page.locator("#rag-sources").inner_text()
+        samples = page.locator("#rag-examples").get_by_text("Will Kim Jong Un Turn to Russia?")
+        assert samples.count() >= 1  # example questions come from the indexed titles
+
         page.locator("#rag-new").click()
         page.wait_for_function("""() => !document.querySelector('#rag-chat [data-testid="bot"]')""")
         assert "Ask a question" in sources.inner_text()

@@ -82,7 +82,9 @@ def build_app(
                         elem_id="rag-input",
                         submit_btn=True,
                     )
-                suggestions = gr.Dataset(components=[box], samples=[], label="Try asking", visible=False)
+                suggestions = gr.Dataset(
+                    components=[box], samples=[], label="Try asking", visible=False, elem_id="rag-examples"
+                )
             with gr.Column(scale=2, min_width=300), gr.Tabs():
                 with gr.Tab("Sources", id="sources"):
                     sources = gr.HTML(EMPTY_SOURCES, elem_id="rag-sources", padding=False)
