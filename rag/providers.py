@@ -88,6 +88,7 @@ def token_counter(embeddings: Embeddings):  # type: ignore[no-untyped-def]
 
     tok = Tokenizer.from_file(str(default_tokenizer_path()))
     tok.no_truncation()
+    tok.no_padding()  # the tokenizer file pads to 128: every short text would count as 128 tokens
     return lambda text: len(tok.encode(text, add_special_tokens=False).ids)
 
 

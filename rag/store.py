@@ -82,6 +82,7 @@ class Store:
         self._reopen_lock = threading.Lock()
         self._reopenable = False  # set by open(): a store being created is not reopened behind ingest
         self._generation = ""
+        self._max_batch: int | None = None
 
     @classmethod
     def open(cls, settings: Settings, *, create: bool = False) -> Store:
@@ -252,10 +253,15 @@ class Store:
                 yield Record(id_, doc or "", dict(meta or {}))
             offset += len(ids)
 
-    @_guard
     def max_batch(self) -> int:
         """Return the most records one write may carry (Chroma refuses larger batches)."""
-        return max(1, int(self.client.get_max_batch_size()))
+        if self._max_batch is None:
+            self._max_batch = self._ask_max_batch()
+        return self._max_batch
+
+    @_guard
+    def _ask_max_batch(self) -> int:
+        return max(1, int(self.client.get_max_batch_size()))  # a request to a server: asked once
 
     def add(
         self,

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
+from typing import Any, cast
 
+from rag.ingest import IngestReport, ingest
+from rag.settings import Settings
 from rag.sources import discover
 
 
@@ -99,3 +103,74 @@ def test_discover_does_not_follow_a_symlinked_folder_out_of_the_corpus(tmp_path:
     (corpus / "linked").symlink_to(outside, target_is_directory=True)
     found = discover([corpus], corpus)
     assert [name for _, name in found.files] == ["a.txt"]
+
+
+def _ingest_in_time(settings: Settings, paths: list[Path] | None = None, **kw: Any) -> IngestReport:
+    """Run ingest in a thread: a FIFO or /dev/zero must not hang it."""
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    result: list[Any] = []
+
+    def run() -> None:
+        try:
+            result.append(ingest(settings, paths, embeddings=DeterministicFakeEmbedding(size=384), **kw))
+        except BaseException as e:  # noqa: BLE001 - handed to the test below
+            result.append(e)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "ingest hung on a special file"
+    if isinstance(result[0], BaseException):
+        raise result[0]
+    return cast(IngestReport, result[0])
+
+
+def test_special_files_are_skipped_with_one_line_each(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text("The Yongbyon reactor is in North Korea.\n")
+    (corpus / "loop.txt").symlink_to(corpus / "loop.txt")  # a.txt -> a.txt
+    os.mkfifo(corpus / "pipe.txt")
+    (corpus / "zero.txt").symlink_to("/dev/zero")
+    secret = tmp_path / "private" / "passwd.txt"
+    secret.parent.mkdir()
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (corpus / "passwd.txt").symlink_to(secret)
+    (corpus / "inside.txt").symlink_to(corpus / "good.txt")  # stays inside the root: followed
+    settings = Settings(corpus_dir=corpus, data_dir=tmp_path / "d")
+
+    report = _ingest_in_time(settings)
+
+    reasons = {s.path: s.reason for s in report.skipped}
+    assert reasons == {
+        "loop.txt": "cannot read (symbolic link loop)",
+        "pipe.txt": "not a regular file (a named pipe)",
+        "zero.txt": "symbolic link to something outside the indexed folders (--follow-symlinks follows it)",
+        "passwd.txt": "symbolic link to a file outside the indexed folders (--follow-symlinks follows it)",
+    }
+    assert sorted(report.indexed) == ["good.txt", "inside.txt"]
+
+    # Following symlinks is a choice the root remembers; a device is still never read.
+    followed = _ingest_in_time(settings, follow_symlinks=True)
+    assert followed.indexed == ("passwd.txt",)
+    assert {s.path: s.reason for s in followed.skipped}[
+        "zero.txt"
+    ] == "not a regular file (a character device)"
+    assert "passwd.txt" in _ingest_in_time(settings).unchanged
+
+
+def test_a_symlinked_folder_leaving_the_roots_is_named_once(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("a")
+    outside = tmp_path / "private"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("s")
+    (corpus / "linked").symlink_to(outside, target_is_directory=True)
+    found = discover([corpus], corpus)
+    assert [(s.path, s.reason) for s in found.skipped] == [
+        ("linked", "symbolic link to a folder outside the indexed folders (--follow-symlinks follows it)")
+    ]
+    followed = discover([corpus], corpus, follow_symlinks=True)
+    assert [name for _, name in followed.files] == ["a.txt", "linked/secret.txt"]
