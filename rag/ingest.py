@@ -165,6 +165,7 @@ def _plan(
     for root, path in targets:
         excluded = registry.excluded_in(root)
         scans.append(scan(root, path, inside=inside, prune=registry.nested(root), excluded=excluded))
+        notes.extend(scans[-1].skipped)
     return scans, notes, missing
 
 

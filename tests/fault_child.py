@@ -1,4 +1,4 @@
-"""Run one `rag ingest` that kills itself (SIGKILL) at a chosen write point: `python -m tests.fault_child POINT N`.
+"""Run one ingest that kills itself (SIGKILL) at a write point: `python -m tests.fault_child POINT N`.
 
 The settings come from RAG_* variables. Points: mid-embed (inside the N-th embedding call, before
 its write), after-write (right after the N-th Chroma upsert), before-bump (before the generation
