@@ -1,23 +1,39 @@
-"""Answering from retrieved passages: the extractive answerer, evidence scores and citation checks."""
+"""Answering from retrieved passages: candidate sentences, their fitted scores, and the extractive answer.
+
+Each sentence of the retrieved passages is scored for *answering* the question by a logistic
+regression over features of `rag.features` (meaning, which of the question's words it holds and how,
+what kind of answer it offers, its neighbours), and a second one, over the best sentence's features,
+gives the probability that the passages answer at all: the chain refuses below `RAG_REFUSE_BELOW`.
+Both were fitted by `evals/fit_answerer.py`; their coefficients ship in `rag/assets/answerer.json`.
+"""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from rag.features import GATE_FEATURES, SENTENCE_FEATURES, Lexicon, gate_features, sentence_features
 from rag.retrieve import Hit
 from rag.schema import Citation
-from rag.text import content_terms, cosine_rows, coverage, sentence_spans
+from rag.text import cosine_rows, quotable, sentence_spans
 
-# Weights of meaning (embedding cosine) and wording (shared content terms) in a support score.
+# Weight of meaning (embedding cosine) against wording (shared content terms) in the LLM path's
+# support score (rag.checking).
 COSINE_WEIGHT = 0.75
-MAX_ANSWER_SENTENCES = 4
+MAX_ANSWER_SENTENCES = 3
 MIN_SENTENCE_WORDS = 4
+# A sentence offering what the question asks for leads when it scores this share of the best one.
+LEAD_RATIO = 0.2
+MODEL_FILE = "answerer.json"
 
 
 @dataclass(frozen=True)
@@ -31,17 +47,84 @@ class Candidate:
 
 
 def candidates(hits: list[Hit]) -> list[Candidate]:
-    """Split the passages into sentences, once each (overlapping chunks repeat sentences)."""
+    """Split the passages into quotable sentences, once each (overlapping chunks repeat sentences).
+
+    Headings are left out, bullets and inline markup are cut off (see `rag.text.quotable`), and a
+    sentence whose words were already seen (a copied document) is kept once.
+    """
     seen: set[tuple[str, int]] = set()
+    texts: set[str] = set()
     out: list[Candidate] = []
     for i, hit in enumerate(hits):
-        for start, end in sentence_spans(hit.text, base=hit.start):
-            text = hit.text[start - hit.start : end - hit.start]
-            if (hit.source, start) in seen or len(text.split()) < MIN_SENTENCE_WORDS:
+        for start, end in sentence_spans(hit.text):
+            span = quotable(hit.text, start, end, MIN_SENTENCE_WORDS)
+            if span is None:
                 continue
-            seen.add((hit.source, start))
-            out.append(Candidate(i, start, end, text))
+            text = hit.text[span[0] : span[1]]
+            key = (hit.source, hit.start + span[0])
+            if key in seen or text in texts:
+                continue
+            seen.add(key)
+            texts.add(text)
+            out.append(Candidate(i, hit.start + span[0], hit.start + span[1], text))
     return out
+
+
+@dataclass(frozen=True)
+class Model:
+    """A fitted logistic regression over named features (standardised by the stored mean and scale)."""
+
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Model:
+        """Read one model of the coefficient file."""
+        return cls(
+            tuple(obj["features"]),
+            np.asarray(obj["mean"], dtype=np.float64),
+            np.asarray(obj["scale"], dtype=np.float64),
+            np.asarray(obj["coef"], dtype=np.float64),
+            float(obj["intercept"]),
+        )
+
+    def columns(self, names: tuple[str, ...]) -> list[int]:
+        """Return the positions of this model's features among `names`."""
+        return [names.index(f) for f in self.features]
+
+    def probability(self, x: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+        """Return P(positive) for each row of `x`, whose columns are `names`."""
+        z = ((x[:, self.columns(names)] - self.mean) / self.scale) @ self.coef + self.intercept
+        return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+
+@dataclass(frozen=True)
+class Answerer:
+    """The fitted sentence ranker, the answerability gate, and the composition rule's constants."""
+
+    ranker: Model
+    gate: Model
+    second_ratio: float  # a further sentence needs this share of the best one's score
+    min_gain: float  # ... and to hold this share of the question's words the first ones lack
+    max_similarity: float  # ... and to be less similar than this to each of them
+
+
+@cache
+def load_answerer() -> Answerer:
+    """Read the shipped coefficients (a small immutable package file, read once per process)."""
+    raw = resources.files("rag").joinpath("assets", MODEL_FILE).read_text(encoding="utf-8")
+    obj = json.loads(raw)
+    compose = obj["compose"]
+    return Answerer(
+        Model.from_json(obj["ranker"]),
+        Model.from_json(obj["gate"]),
+        float(compose["second_ratio"]),
+        float(compose["min_gain"]),
+        float(compose["max_similarity"]),
+    )
 
 
 @dataclass(frozen=True)
@@ -50,46 +133,43 @@ class Evidence:
 
     candidates: list[Candidate]
     vectors: np.ndarray
-    scores: np.ndarray  # meaning + share of the question's words: ranks sentences for the answer
-    gate: np.ndarray  # meaning + IDF-weighted share of its words: decides whether to answer at all
+    scores: np.ndarray  # P(the sentence answers), from the fitted ranker
+    features: np.ndarray  # (sentences, SENTENCE_FEATURES), for the fitting script
+    held: list[frozenset[str]]  # the question's (known) terms each sentence holds
+    weights: dict[str, float]  # their IDF weights, summing to 1
+    answerable: float  # P(the passages answer the question), from the fitted gate
 
     @property
     def best(self) -> float:
-        """The best sentence's gate score: how well the passages answer at all."""
-        return float(self.gate.max()) if len(self.gate) else 0.0
+        """How likely the passages answer at all: the gate's probability, compared with refuse_below."""
+        return self.answerable
 
 
 def score_evidence(
     question: str,
     hits: list[Hit],
     embeddings: Embeddings | TextVectors,
-    idf: Callable[[str], float] | None = None,
+    idf: Lexicon | Callable[[str], float] | None = None,
+    *,
+    answerer: Answerer | None = None,
 ) -> Evidence:
-    """Score each passage sentence by meaning and shared words with the question.
+    """Score each passage sentence for answering `question`, and the passages for answering at all.
 
-    Shared words are weighted by `idf` (rare words, names above all, say more about whether a
-    sentence answers than common ones; a word found nowhere in the corpus weighs most).
+    `idf` gives a stemmed term's inverse document frequency over the corpus (the BM25 index or
+    its `idf` method); a word found nowhere in the corpus is left out of every word feature, so
+    it neither helps nor sinks a question.
     """
+    model = answerer or load_answerer()
     cands = candidates(hits)
     if not cands:
-        empty = np.zeros(0, dtype=np.float32)
-        return Evidence([], np.zeros((0, 1), dtype=np.float32), empty, empty)
+        none = np.zeros((0, len(SENTENCE_FEATURES)))
+        return Evidence([], np.zeros((0, 1), dtype=np.float32), np.zeros(0), none, [], {}, 0.0)
     vectors = _vectors(embeddings)([question] + [c.text for c in cands])
-    cos = cosine_rows(vectors[1:], vectors[:1])[:, 0]
-    terms = content_terms(question)
-    shared = [terms & content_terms(c.text) for c in cands]
-    weights = {t: (idf(t) if idf else 1.0) for t in terms}
-    total = sum(weights.values())
-    plain = np.array([coverage(terms, s) if terms else 1.0 for s in shared], dtype=np.float32)
-    weighted = np.array(
-        [sum(weights[t] for t in s) / total if total else 1.0 for s in shared], dtype=np.float32
-    )
-    return Evidence(
-        cands,
-        vectors[1:],
-        scores=COSINE_WEIGHT * cos + (1 - COSINE_WEIGHT) * plain,
-        gate=COSINE_WEIGHT * cos + (1 - COSINE_WEIGHT) * weighted,
-    )
+    feats = sentence_features(question, cands, hits, vectors[:1], vectors[1:], idf)
+    scores = model.ranker.probability(feats.x, SENTENCE_FEATURES)
+    gate = gate_features(feats, scores)
+    answerable = float(model.gate.probability(gate[None, :], GATE_FEATURES)[0])
+    return Evidence(cands, vectors[1:], scores, feats.x, feats.held, feats.weights, answerable)
 
 
 class TextVectors:
@@ -142,46 +222,71 @@ def _citation(n: int, hit: Hit, cand: Candidate, score: float) -> Citation:
         end=cand.end,
         quote=cand.text,
         score=round(max(0.0, min(1.0, score)), 4),
-        chunk=hit.text,
-        chunk_start=hit.start,
     )
 
 
 def extract(
-    evidence: Evidence, hits: list[Hit], *, diversity: float = 0.5, keep: float = 0.8
+    evidence: Evidence, hits: list[Hit], *, answerer: Answerer | None = None
 ) -> tuple[list[str], list[Citation]]:
-    """Pick 1–4 sentences that answer best without repeating each other; cite each.
+    """Quote the best sentence first, then at most two more that each carry a part it lacks; cite each.
 
-    Maximal marginal relevance: each next sentence maximises its score minus `diversity` times its
-    similarity to a sentence already picked; sentences scoring under `keep` × the best are left out.
-    Picked sentences are ordered by document (best document first), then by position.
+    A further sentence must score at least `second_ratio` × the best, hold question words the
+    picked ones lack (`min_gain` of the question's IDF weight), and not be a look-alike of them. A
+    passage is cited once: a sentence next to one already picked from the same passage joins its
+    quote (one contiguous source span); any other sentence of that passage is left out.
     """
     if not evidence.candidates:
         return [], []
-    best = float(evidence.scores.max())
-    picked: list[int] = []
-    remaining = set(range(len(evidence.candidates)))
+    model = answerer or load_answerer()
+    cands, scores = evidence.candidates, evidence.scores
+    order = [int(i) for i in np.argsort(-scores, kind="stable")]
     sims = cosine_rows(evidence.vectors, evidence.vectors)
-    while remaining and len(picked) < MAX_ANSWER_SENTENCES:
-
-        def mmr(i: int) -> float:
-            penalty = max((sims[i, j] for j in picked), default=0.0)
-            return float(evidence.scores[i] - diversity * penalty)
-
-        i = max(remaining, key=lambda j: (mmr(j), -j))
-        remaining.discard(i)
-        if evidence.scores[i] < keep * best or (picked and max(sims[i, j] for j in picked) > 0.9):
+    groups: list[list[int]] = [[order[0]]]
+    for j in order[1:]:
+        if len(groups) >= MAX_ANSWER_SENTENCES or scores[j] < model.second_ratio * scores[order[0]]:
+            break
+        picked = [i for group in groups for i in group]
+        if max(float(sims[j, i]) for i in picked) > model.max_similarity:
+            continue  # a look-alike says nothing new
+        if _gain(evidence, j, picked) < model.min_gain:
             continue
-        picked.append(i)
-    doc_order: dict[str, int] = {}
-    for i in picked:
-        doc_order.setdefault(hits[evidence.candidates[i].hit].source, len(doc_order))
-    picked.sort(
-        key=lambda i: (doc_order[hits[evidence.candidates[i].hit].source], evidence.candidates[i].start)
-    )
+        same = [g for g in groups if cands[g[0]].hit == cands[j].hit]
+        if not same:
+            groups.append([j])
+        elif any(_adjacent(cands, i, j) for i in same[0]):
+            same[0].append(j)
+    # The first sentence answers: when the best one lacks what the question asks for (a cause for
+    # why, a date for when, ...) and another picked one has it, that one leads.
+    match = evidence.features[:, SENTENCE_FEATURES.index("type_match")]
+    if not match[groups[0][0]]:
+        lead = next((j for j in order if match[j] and scores[j] >= LEAD_RATIO * scores[order[0]]), None)
+        if lead is not None:
+            groups = [g for g in groups if lead not in g and cands[g[0]].hit != cands[lead].hit]
+            groups = [[lead], *groups][:MAX_ANSWER_SENTENCES]
     sentences, citations = [], []
-    for n, i in enumerate(picked, start=1):
-        cand = evidence.candidates[i]
+    for n, group in enumerate(groups, start=1):
+        cand = _joined(cands, group, hits)
         sentences.append(f"{cand.text} [{n}]")
-        citations.append(_citation(n, hits[cand.hit], cand, float(evidence.scores[i])))
+        citations.append(_citation(n, hits[cand.hit], cand, float(max(scores[i] for i in group))))
     return sentences, citations
+
+
+def _gain(evidence: Evidence, j: int, picked: list[int]) -> float:
+    """Share of the question's word weight that sentence j holds and the picked ones do not."""
+    have = set().union(*(evidence.held[i] for i in picked))
+    return float(sum(evidence.weights[t] for t in evidence.held[j] - have))
+
+
+def _adjacent(cands: list[Candidate], i: int, j: int) -> bool:
+    a, b = cands[i], cands[j]
+    gap = (b.start - a.end) if a.start < b.start else (a.start - b.end)
+    return 0 <= gap <= 3
+
+
+def _joined(cands: list[Candidate], group: list[int], hits: list[Hit]) -> Candidate:
+    if len(group) == 1:
+        return cands[group[0]]
+    hit = hits[cands[group[0]].hit]
+    start = min(cands[i].start for i in group)
+    end = max(cands[i].end for i in group)
+    return Candidate(cands[group[0]].hit, start, end, hit.text[start - hit.start : end - hit.start])

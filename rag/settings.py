@@ -105,10 +105,11 @@ class Settings(BaseSettings):
     )
 
     refuse_below: float = Field(
-        0.45,
+        0.35,
         ge=0.0,
         le=1.0,
-        description="Refuse when the best passage sentence scores below this (meaning + shared words).",
+        description="Refuse when the fitted probability that the passages answer the question is below "
+        "this (rag/assets/answerer.json; evals/README.md tabulates refusals and false refusals per value).",
     )
     support_threshold: float = Field(
         0.5,

@@ -1,0 +1,340 @@
+"""Fit the extractive answerer's sentence ranker, refusal gate and composition rule; write their coefficients.
+
+    .venv/bin/python evals/fit_answerer.py --squad /path/to/squad2-dev-even --data-dir /tmp/fit-data \
+        [--cache /tmp/fit-cache.pkl] [--write]
+
+Runs every row of the SQuAD tuning set and of `evals/datasets/seed_qa.jsonl` through the real chain
+(retrieval as the product does it), computes each candidate sentence's features with the product's
+own code (`rag.features`), and fits two logistic regressions (scikit-learn, a dev dependency):
+
+- the ranker: P(sentence overlaps a gold evidence quote), over the answerable rows' candidates;
+- the gate: P(the question is answerable), over each row's best-ranked sentence, fitted on the
+  ranker's out-of-fold probabilities (what it sees at run time on questions it was not fitted on).
+
+Cross-validation is grouped by article (the 8 SQuAD articles; the seed rows in 3 folds by id),
+so no article's questions are scored by a model fitted on them. The composition constants and the
+refusal threshold are chosen on the out-of-fold scores. `--write` saves rag/assets/answerer.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import pickle
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GroupKFold
+
+from rag.answer import Answerer, Candidate, Evidence, Model, TextVectors, candidates, extract, load_answerer
+from rag.features import (
+    GATE_FEATURES,
+    SENTENCE_FEATURES,
+    UNSEEN_TERM,
+    SentenceFeatures,
+    gate_features,
+    sentence_features,
+)
+from rag.retrieve import Hit
+from rag.text import term_forms
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "rag" / "assets" / "answerer.json"
+SEED_WEIGHT = 8.0  # the 58 seed rows against 2,828 SQuAD rows: news must count
+GATE_SEED_WEIGHT = 60.0  # the gate's news rows (10 off-corpus) against 1,529 unanswerable SQuAD rows
+C_RANKER = 1.0
+C_GATE = 0.5
+
+
+@dataclass
+class Raw:
+    """One question as the chain saw it: its query, passages, gold spans and its terms' IDF."""
+
+    id: str
+    kind: str  # squad | seed
+    group: str
+    question: str
+    query: str
+    answerable: bool
+    hits: list[Hit]
+    gold: list[tuple[str, int, int]]
+    idf: dict[str, float]  # the query's stemmed terms (and the unseen sentinel) -> IDF
+
+
+@dataclass
+class Sample:
+    """A question with its candidate sentences, their features and gold labels."""
+
+    raw: Raw
+    cands: list[Candidate]
+    vectors: np.ndarray
+    feats: SentenceFeatures
+    labels: np.ndarray  # 1 where the sentence overlaps a gold quote
+
+    @property
+    def id(self) -> str:
+        return self.raw.id
+
+    @property
+    def kind(self) -> str:
+        return self.raw.kind
+
+    @property
+    def answerable(self) -> bool:
+        return self.raw.answerable
+
+
+def collect(
+    kind: str, dataset: Path, corpus: Path, data_dir: Path
+) -> tuple[list[Raw], dict[str, np.ndarray]]:
+    """Index the corpus and run every row through the real chain; keep what featurising needs."""
+    from rag.chain import build_chain
+    from rag.evals.metrics import load_dataset
+    from rag.evals.run import corpus_hash, eval_settings
+    from rag.ingest import ingest
+    from rag.providers import make_embeddings
+    from rag.settings import Settings
+
+    base = Settings(corpus_dir=corpus, data_dir=data_dir)
+    settings = eval_settings(base, corpus, corpus_hash(corpus))
+    embeddings = make_embeddings(settings)
+    ingest(settings, embeddings=embeddings)
+    chain = build_chain(settings, embeddings=embeddings)
+    bm25 = chain.retriever.bm25()
+    out = []
+    for n, row in enumerate(load_dataset(dataset, corpus)):
+        answer = chain.invoke({"question": row.question, "history": [list(t) for t in row.history]})
+        hits, query = list(answer.passages), answer.retrieval_query
+        if kind == "squad":
+            group = row.evidence[0].source if row.evidence else (hits[0].source if hits else "none")
+        else:
+            group = f"seed-{int(hashlib.sha256(row.id.encode()).hexdigest(), 16) % 3}"
+        idf = {t: bm25.idf(t) for t in [*term_forms(query), UNSEEN_TERM]}
+        gold = [(g.source, g.start, g.end) for g in row.evidence]
+        out.append(Raw(row.id, kind, group, row.question, query, row.answerable, hits, gold, idf))
+        if n % 250 == 0:
+            print(f"{kind}: {n}", file=sys.stderr)
+    return out, dict(chain.vectors._cache)
+
+
+def featurise(raws: list[Raw], vectors: TextVectors) -> list[Sample]:
+    """Compute every candidate's features with the product's code, and its gold label."""
+    out = []
+    for r in raws:
+        cands = candidates(r.hits)
+        vecs = vectors([r.query] + [c.text for c in cands])
+        feats = sentence_features(r.query, cands, r.hits, vecs[:1], vecs[1:], r.idf.__getitem__)
+        labels = np.array(
+            [
+                any(r.hits[c.hit].source == s and c.start < e and a < c.end for s, a, e in r.gold)
+                for c in cands
+            ],
+            dtype=np.int64,
+        )
+        out.append(Sample(r, cands, vecs[1:], feats, labels))
+    return out
+
+
+def _lr(x: np.ndarray, y: np.ndarray, w: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray, Any]:
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    model = LogisticRegression(C=c, max_iter=2000).fit((x - mean) / scale, y, sample_weight=w)
+    return mean, scale, model
+
+
+def _model(names: tuple[str, ...], mean: np.ndarray, scale: np.ndarray, lr: Any) -> Model:
+    return Model(names, mean, scale, lr.coef_[0].astype(np.float64), float(lr.intercept_[0]))
+
+
+def fit_ranker(samples: list[Sample]) -> Model:
+    """Fit P(sentence is gold) on the answerable rows that have a gold candidate."""
+    use = [s for s in samples if s.answerable and s.labels.any()]
+    x = np.concatenate([s.feats.x for s in use])
+    y = np.concatenate([s.labels for s in use])
+    # Each question weighs the same whatever its number of candidates; seed rows weigh more.
+    w = np.concatenate(
+        [np.full(len(s.labels), (SEED_WEIGHT if s.kind == "seed" else 1.0) / len(s.labels)) for s in use]
+    )
+    mean, scale, lr = _lr(x, y, w * len(use) / w.sum(), C_RANKER)
+    return _model(SENTENCE_FEATURES, mean, scale, lr)
+
+
+def fit_gate(samples: list[Sample], p: dict[str, np.ndarray]) -> Model:
+    """Fit P(answerable) on each row's gate features, from out-of-fold sentence probabilities."""
+    x = np.stack([gate_features(s.feats, p[s.id]) for s in samples])
+    y = np.array([s.answerable for s in samples], dtype=np.int64)
+    w = np.array([GATE_SEED_WEIGHT if s.kind == "seed" else 1.0 for s in samples])
+    mean, scale, lr = _lr(x, y, w, C_GATE)
+    return _model(GATE_FEATURES, mean, scale, lr)
+
+
+def cross_validate(samples: list[Sample]) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Return out-of-fold sentence probabilities and answerable probabilities, grouped by article."""
+    groups = np.array([s.raw.group for s in samples])
+    folds = GroupKFold(n_splits=len(set(groups.tolist())))
+    p: dict[str, np.ndarray] = {}
+    for train, test in folds.split(np.zeros(len(samples)), groups=groups):
+        ranker = fit_ranker([samples[i] for i in train])
+        for i in test:
+            s = samples[i]
+            p[s.id] = ranker.probability(s.feats.x, SENTENCE_FEATURES) if len(s.cands) else np.zeros(0)
+    gate_p: dict[str, float] = {}
+    for train, test in folds.split(np.zeros(len(samples)), groups=groups):
+        gate = fit_gate([samples[i] for i in train], p)
+        for i in test:
+            s = samples[i]
+            gate_p[s.id] = float(gate.probability(gate_features(s.feats, p[s.id])[None, :], GATE_FEATURES)[0])
+    return p, gate_p
+
+
+def compose_metrics(samples: list[Sample], p: dict[str, np.ndarray], answerer: Answerer) -> dict[str, float]:
+    """Citation precision / recall, answer-first and words of the composed answers (answerable rows)."""
+    precision, recall, first, words, passed = [], [], [], [], []
+    for s in samples:
+        if not s.answerable or not s.cands:
+            continue
+        ev = Evidence(s.cands, s.vectors, p[s.id], s.feats.x, s.feats.held, s.feats.weights, 1.0)
+        sentences, citations = extract(ev, s.raw.hits, answerer=answerer)
+        good = [
+            bool(
+                s.labels[
+                    [
+                        i
+                        for i, c in enumerate(s.cands)
+                        if c.start < cit.end and cit.start < c.end and s.raw.hits[c.hit].source == cit.source
+                    ]
+                ].any()
+            )
+            for cit in citations
+        ]
+        precision.append(float(np.mean(good)))
+        first.append(float(good[0]))
+        passed.append(float(any(good)))
+        recall.append(float(any(good)))
+        words.append(sum(len(x.split()) for x in sentences))
+    return {
+        "citation_precision": round(float(np.mean(precision)), 4),
+        "answer_first": round(float(np.mean(first)), 4),
+        "cites_gold": round(float(np.mean(passed)), 4),
+        "mean_words": round(float(np.mean(words)), 1),
+    }
+
+
+def refusal_metrics(samples: list[Sample], gate_p: dict[str, float], t: float) -> dict[str, float]:
+    """Refusal precision / recall / F1 and the false-refusal rate at threshold t."""
+    refused = np.array([gate_p[s.id] < t for s in samples])
+    unans = np.array([not s.answerable for s in samples])
+    tp = float((refused & unans).sum())
+    prec = tp / refused.sum() if refused.sum() else 0.0
+    rec = tp / unans.sum() if unans.sum() else 0.0
+    return {
+        "threshold": round(t, 3),
+        "refusal_precision": round(prec, 4),
+        "refusal_recall": round(rec, 4),
+        "refusal_f1": round(2 * prec * rec / (prec + rec) if prec + rec else 0.0, 4),
+        "false_refusal_rate": round(float((refused & ~unans).sum() / max(1, (~unans).sum())), 4),
+    }
+
+
+def main() -> None:
+    """Collect, cross-validate, choose the constants and (with --write) save the coefficients."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--squad", type=Path, required=True, help="the squad2-dev-even folder")
+    ap.add_argument("--seed-dataset", type=Path, default=ROOT / "evals" / "datasets" / "seed_qa.jsonl")
+    ap.add_argument("--seed-corpus", type=Path, default=ROOT / "seeds")
+    ap.add_argument("--data-dir", type=Path, required=True, help="where the two eval indexes are built")
+    ap.add_argument("--cache", type=Path, help="pickle of the collected samples (re-used when it exists)")
+    ap.add_argument("--write", action="store_true", help=f"write {OUT.relative_to(ROOT)}")
+    args = ap.parse_args()
+    if args.cache and args.cache.exists():
+        raws, cache = pickle.loads(args.cache.read_bytes())
+    else:
+        raws, cache = collect("seed", args.seed_dataset, args.seed_corpus, args.data_dir)
+        more, cache2 = collect("squad", args.squad / "dataset.jsonl", args.squad / "corpus", args.data_dir)
+        raws, cache = raws + more, {**cache, **cache2}
+        if args.cache:
+            args.cache.write_bytes(pickle.dumps((raws, cache)))
+    from rag.embeddings import LocalEmbeddings
+
+    vectors = TextVectors(LocalEmbeddings(), max_items=10**7)
+    vectors._cache.update(cache)
+    samples = featurise(raws, vectors)
+    p, gate_p = cross_validate(samples)
+    current = load_answerer()
+    report: dict[str, Any] = {"n": {k: sum(s.kind == k for s in samples) for k in ("seed", "squad")}}
+    for kind in ("seed", "squad"):
+        part = [s for s in samples if s.kind == kind]
+        y = [s.answerable for s in part]
+        report[kind] = {"gate_auc": round(float(roc_auc_score(y, [gate_p[s.id] for s in part])), 4)}
+    grid = []
+    for ratio in (0.25, 0.4, 0.6):
+        for gain in (0.0, 0.2):
+            for sim in (0.9,):
+                a = Answerer(current.ranker, current.gate, ratio, gain, sim)
+                m = {k: compose_metrics([s for s in samples if s.kind == k], p, a) for k in ("seed", "squad")}
+                grid.append(((ratio, gain, sim), m))
+                print(ratio, gain, sim, m, file=sys.stderr)
+    best = max(
+        grid,
+        key=lambda g: (
+            g[1]["seed"]["citation_precision"]
+            + g[1]["squad"]["citation_precision"]
+            + 0.5 * (g[1]["seed"]["cites_gold"] + g[1]["squad"]["cites_gold"])
+        ),
+    )
+    ratio, gain, sim = best[0]
+    report["compose"] = {"second_ratio": ratio, "min_gain": gain, "max_similarity": sim, **best[1]}
+    sweep = []
+    for t in np.arange(0.05, 0.95, 0.025):
+        sweep.append(
+            {
+                k: refusal_metrics([s for s in samples if s.kind == k], gate_p, float(t))
+                for k in ("seed", "squad")
+            }
+        )
+    # The threshold: most refusals (both sets) with at most 10 % false refusals on SQuAD and 5 % on
+    # the seed rows, out of fold.
+    ok = [
+        r
+        for r in sweep
+        if r["squad"]["false_refusal_rate"] <= 0.10 and r["seed"]["false_refusal_rate"] <= 0.05
+    ]
+    chosen = (
+        max(ok, key=lambda r: r["squad"]["refusal_recall"] + r["seed"]["refusal_recall"]) if ok else sweep[0]
+    )
+    report["refusal"] = chosen
+    report["sweep"] = [r for r in sweep if round(r["seed"]["threshold"] * 100) % 5 == 0]
+    print(json.dumps(report, indent=1))
+    if args.write:
+        ranker, gate = fit_ranker(samples), fit_gate(samples, p)
+        obj = {
+            "version": 1,
+            "fitted_on": "squad2-dev-even (2,828 rows) + evals/datasets/seed_qa.jsonl; evals/fit_answerer.py",
+            "refuse_below": chosen["seed"]["threshold"],
+            "ranker": _dump(ranker),
+            "gate": _dump(gate),
+            "compose": {"second_ratio": ratio, "min_gain": gain, "max_similarity": sim},
+            "cross_validated": {k: v for k, v in report.items() if k != "sweep"},
+        }
+        OUT.write_text(json.dumps(obj, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {OUT}", file=sys.stderr)
+
+
+def _dump(m: Model) -> dict[str, Any]:
+    return {
+        "features": list(m.features),
+        "mean": [round(float(v), 6) for v in m.mean],
+        "scale": [round(float(v), 6) for v in m.scale],
+        "coef": [round(float(v), 6) for v in m.coef],
+        "intercept": round(m.intercept, 6),
+    }
+
+
+if __name__ == "__main__":
+    main()
