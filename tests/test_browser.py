@@ -247,7 +247,10 @@ def test_html_and_script_in_a_document_show_as_text_and_never_run(
 
 
 LEDGER = "The harbour master of Tromsø keeps a green ledger of every whaling boat since 1903."
-REPORT = ["The delegation report was filed in Oslo.", "The glacier survey counted nine hundred crevasses."]
+REPORT = [
+    "The delegation report was filed in Oslo.",
+    "The glacier survey counted 900 crevasses in the northern valley.",
+]
 
 
 def _upload(page: Any, paths: list[Path]) -> None:
@@ -284,12 +287,12 @@ def test_uploads_are_indexed_live_answered_and_removed(
 
         bot, sources = _ask(page, None, "Who keeps a green ledger of whaling boats?")
         assert "Tromsø" in bot.inner_text() and "harbour notes.txt" in sources.inner_text()
-        bot, sources = _ask(page, None, "How many crevasses did the glacier survey count?")
-        assert "nine hundred" in bot.inner_text() and "survey.pdf" in sources.inner_text()
+        bot, sources = _ask(page, None, "What did the glacier survey count?")
+        assert "900 crevasses" in bot.inner_text() and "survey.pdf" in sources.inner_text()
         assert "page 1" in sources.inner_text()
 
         page.get_by_role("tab", name="Documents").click()
-        page.locator("#rag-documents").get_by_label("Your upload").click()
+        page.locator("#rag-documents").get_by_label("Document").click()
         page.get_by_role("option", name="survey.pdf").click()
         page.get_by_role("button", name="Remove…").click()
         page.locator("#rag-confirm").click()
@@ -300,8 +303,8 @@ def test_uploads_are_indexed_live_answered_and_removed(
         )
         page.get_by_role("tab", name="Sources").click()
         page.locator("#rag-new").click()
-        bot, sources = _ask(page, None, "How many crevasses did the glacier survey count?")
-        assert "survey.pdf" not in sources.inner_text() and "nine hundred" not in bot.inner_text()
+        bot, sources = _ask(page, None, "What did the glacier survey count?")
+        assert "survey.pdf" not in sources.inner_text() and "900 crevasses" not in bot.inner_text()
     assert not (tmp_path / "data" / "uploads" / "local" / "survey.pdf").exists()
     assert (tmp_path / "data" / "uploads" / "local" / "harbour notes.txt").exists()
 

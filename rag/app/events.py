@@ -52,6 +52,7 @@ class Handlers:
     upload: Callable[..., Any]
     remove: Callable[..., Any]
     listed: Callable[..., Any]
+    reindex: Callable[..., Any]
     examples: Callable[..., Any]
     viewer_choices: Callable[..., Any]
     view: Callable[..., Any]
@@ -158,9 +159,9 @@ def make_handlers(chain: RagChain, settings: Settings, indexer: Indexer, *, per_
 
     def documents(query: str, request: gr.Request) -> tuple[Any, ...]:
         owner = _owner(request)
-        rows, summary = library.rows(owner, query)
+        rows, summary, removable = library.rows(owner, query, corpus_removable=not per_user)
         p = indexer.progress()
-        busy = p.running or any(f.state in ("queued", "indexing") for f in indexer.files(owner))
+        busy = p.running or indexer.busy()
         progress = ""
         if p.running:
             try:
@@ -170,27 +171,31 @@ def make_handlers(chain: RagChain, settings: Settings, indexer: Indexer, *, per_
             progress = progress_html(p.done, p.total, passages, True, p.current)
         if p.error:
             progress += f'<p class="rag-warn">{inert(p.error)}</p>'
-        mine = [r[0] for r in rows if r[4] == "your upload"]
-        return rows, summary, progress, gr.Timer(active=busy), gr.Dropdown(choices=mine)
+        return rows, summary, progress, gr.Timer(active=busy), gr.Dropdown(choices=removable)
 
     def upload(files: list[str] | None, query: str, request: gr.Request) -> tuple[Any, ...]:
         if files:
             indexer.add(_owner(request), [Path(f) for f in files])
         return (None, *documents(query, request)[:4])
 
-    def remove(name: str | None, query: str, request: gr.Request) -> tuple[Any, ...]:
+    def remove(choice: str | None, query: str, request: gr.Request) -> tuple[Any, ...]:
         owner = _owner(request)
-        source = next((f.source for f in indexer.files(owner) if Path(f.source).name == name), None)
-        message = ""
-        if source is None:
-            message = "Pick one of your uploads to remove."
-        else:
-            try:
-                indexer.remove(owner, source)
-                message = f"Removing {name}…"
-            except RagError as e:
-                message = str(e)
+        kind, _, name = (choice or "").partition(":")
+        message = "Pick a document to remove."
+        try:
+            if kind == "upload":
+                indexer.remove(owner, name)
+                message = f"Removing {Path(name).name}…"
+            elif kind == "corpus" and not per_user:
+                indexer.remove_document(name)
+                message = f"Removing {name} (a plain `rag ingest` won't bring it back)…"
+        except RagError as e:
+            message = str(e)
         return (message, gr.Row(visible=False), *documents(query, request)[:4])
+
+    def reindex(query: str, request: gr.Request) -> tuple[Any, ...]:
+        indexer.sync_corpus()
+        return documents(query, request)[:4]
 
     def listed(request: gr.Request) -> Any:
         return conversations(_owner(request), None)
@@ -236,6 +241,7 @@ def make_handlers(chain: RagChain, settings: Settings, indexer: Indexer, *, per_
         upload=upload,
         remove=remove,
         listed=listed,
+        reindex=reindex,
         examples=examples,
         viewer_choices=viewer_choices,
         view=view,

@@ -172,6 +172,14 @@ class Indexer:
         self._set(source, key, "queued", "to be removed")
         self._jobs.put(lambda: self._run_remove(key, source))
 
+    def remove_document(self, source: str) -> None:
+        """Queue the removal of a corpus document by its source (a plain ingest won't bring it back)."""
+        self._jobs.put(lambda: self._run_remove_document(source))
+
+    def busy(self) -> bool:
+        """Tell whether a job is queued or running."""
+        return self._jobs.unfinished_tasks > 0
+
     def wait(self, timeout: float = 60.0) -> bool:
         """Wait until every queued job is done (tests, shutdown); return whether it finished."""
         deadline = time.monotonic() + timeout
@@ -260,6 +268,13 @@ class Indexer:
             for rel in owners:
                 if same_upload(item.path, rel) or item.path.endswith("/" + rel):
                     self._set(rel, owners[rel], "skipped", item.reason)
+
+    def _run_remove_document(self, source: str) -> None:
+        try:
+            remove(self.settings, source)
+        except RagError as e:
+            with self._lock:
+                self._progress = replace(self._progress, error=f"{source} was not removed: {e}")
 
     def _run_remove(self, owner: str, rel: str) -> None:
         try:

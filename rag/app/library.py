@@ -66,8 +66,15 @@ class Library:
             return [], str(e)
         return [Doc(s, titles[s] or s, p, n) for s, (n, p) in sorted(counts.items())], ""
 
-    def rows(self, owner: str, query: str = "") -> tuple[list[list[str]], str]:
-        """Return the table rows one user sees (their uploads' states first) and a one-line summary."""
+    def rows(
+        self, owner: str, query: str = "", *, corpus_removable: bool = False
+    ) -> tuple[list[list[str]], str, list[tuple[str, str]]]:
+        """Return the rows one user sees (their uploads' states first), a summary, and what they may remove.
+
+        What may be removed is `(label, "upload:<name>" | "corpus:<source>")`: their own uploads, and
+        corpus documents when `corpus_removable` (no --auth: the one user owns the corpus too).
+        """
+        removable: list[tuple[str, str]] = []
         docs, error = self.docs()
         hidden = self.indexer.hidden_from(owner)
         states = {f.source: f for f in self.indexer.files(owner)}
@@ -87,15 +94,21 @@ class Library:
             shown += 1
             upload = self.indexer.upload_of(d.source)
             mine = states.get(upload.source) if upload is not None else None
-            status = "your upload" if mine is not None else "corpus"
-            name = PurePosixPath(d.source).name if mine else d.source
+            status = "corpus"
+            name = d.source
+            if mine is not None:
+                status = f"your upload · {time.strftime('%Y-%m-%d %H:%M', time.localtime(mine.at))}"
+                name = PurePosixPath(d.source).name
+                removable.append((name, f"upload:{mine.source}"))
+            elif corpus_removable:
+                removable.append((name, f"corpus:{d.source}"))
             rows.append([name, _kind(d.source), str(d.pages or ""), str(d.chunks), status])
         summary = f"{len(visible):,} documents · {sum(d.chunks for d in visible):,} passages"
         if error:
             summary = error
         elif shown < len(visible) and not q:
             summary += f" (the first {shown} listed: search to find the rest)"
-        return rows, summary
+        return rows, summary, removable
 
     def titles(self, owner: str, limit: int = 12) -> list[str]:
         """Return titles of indexed documents this user may see (for example questions)."""

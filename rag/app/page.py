@@ -107,13 +107,14 @@ def build_app(
                         headers=COLUMNS, interactive=False, wrap=True, elem_id="rag-doc-table"
                     )
                     with gr.Row():
-                        pick = gr.Dropdown([], label="Your upload", scale=3, allow_custom_value=False)
+                        pick = gr.Dropdown([], label="Document", scale=3, allow_custom_value=False)
                         ask_remove = gr.Button("Remove…", size="sm", variant="stop", scale=1)
                     with gr.Row(visible=False) as confirm_row:
                         gr.Markdown("Remove this document and its passages? Answers will no longer cite it.")
                         yes = gr.Button("Yes, remove", size="sm", variant="stop", elem_id="rag-confirm")
                         no = gr.Button("Cancel", size="sm")
                     removed = gr.Markdown("")
+                    reindex = gr.Button("Re-index changed files", size="sm")
                 with gr.Tab("Settings", id="settings"):
                     mode = gr.Radio(modes, value=chain.mode, label="Answer with")
                     retrieval = gr.Radio(
@@ -185,6 +186,7 @@ def build_app(
         cited.input(h.view, [cited, session], [document, original], api_visibility="private").then(
             None, None, None, js=SCROLL_TO_MARK, api_visibility="private"
         )
+        reindex.click(h.reindex, search, [table, summary, progress, timer], api_visibility="private")
         demo.load(h.documents, search, docs_out, api_visibility="private")
         demo.load(h.examples, None, suggestions, api_visibility="private")
         demo.load(h.listed, None, listing, api_visibility="private")
