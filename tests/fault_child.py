@@ -8,6 +8,7 @@ written, before the CURRENT pointer moves). Exits 3 if it was never killed.
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
@@ -17,10 +18,11 @@ from typing import Any
 
 import numpy as np
 
-import rag.ingest
 import rag.lexical
 import rag.store
 from rag.settings import Settings
+
+ingest_module = importlib.import_module("rag.ingest")  # `rag.ingest` is also the function rag exports
 
 
 def _die() -> None:
@@ -44,9 +46,9 @@ def _kill_at(owner: Any, name: str, n: int, *, after: bool) -> None:
 
 
 def main(point: str, n: int) -> int:
-    rag.ingest._FLUSH_CHUNKS = 4  # many small writes, so every write point has a middle to kill in
+    ingest_module._FLUSH_CHUNKS = 4  # many small writes, so every write point has a middle to kill in
     if point == "mid-embed":
-        _kill_at(rag.ingest, "_embed", n, after=True)  # the vectors exist, nothing of them stored
+        _kill_at(ingest_module, "_embed", n, after=True)  # the vectors exist, nothing of them stored
     elif point == "after-write":
         _kill_at(rag.store.Store, "_upsert", n, after=True)
     elif point == "before-bump":
@@ -64,7 +66,7 @@ def main(point: str, n: int) -> int:
         os.replace = replace_or_die  # type: ignore[assignment]
     else:
         raise SystemExit(f"unknown point {point}")
-    rag.ingest.ingest(Settings())
+    ingest_module.ingest(Settings())
     return 3
 
 
