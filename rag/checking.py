@@ -58,7 +58,9 @@ _NOT_NAMES = frozenset(
     "mr mrs ms dr president prime minister leader chairman secretary general state officials "
     "official spokesman spokeswoman spokesperson however meanwhile also".split()
 )
-_ANSWER_LABEL = re.compile(r"^\s*answer\s*:\s*", re.IGNORECASE)  # small models echo the prompt's cue
+# Small models echo the prompt's scaffolding: its "Answer:" cue, its <passage> fences.
+_ANSWER_LABEL = re.compile(r"^\s*answer\s*:\s*", re.IGNORECASE)
+_FENCE = re.compile(r"</?\s*passage\b[^>]*>", re.IGNORECASE)
 _QUOTE = re.compile(r"[\"“]([^\"“”]{8,})[\"”]")
 
 
@@ -81,7 +83,7 @@ class _Sentence:
 
 def split_cited(answer: str, n_hits: int) -> list[_Sentence]:
     """Split `answer` into sentences, each with the valid passage numbers of its markers, repeats merged."""
-    plain, marks = _strip_markers(_ANSWER_LABEL.sub("", answer, count=1))
+    plain, marks = _strip_markers(_ANSWER_LABEL.sub("", _FENCE.sub("\n", answer), count=1))
     spans = [(s, e) for s, e in sentence_spans(plain) if re.search(r"\w", plain[s:e])]
     if not spans:
         return []

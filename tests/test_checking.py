@@ -127,3 +127,8 @@ def test_an_echoed_answer_cue_is_dropped() -> None:
 def test_a_paraphrased_negation_is_no_flip(vectors: TextVectors, sentence: str) -> None:
     checked = check_citations(sentence, HITS, vectors, threshold=0.5)
     assert checked.unsupported == [], checked.reasons
+
+
+def test_echoed_passage_fences_are_no_part_of_the_answer() -> None:
+    echoed = f'<passage n="1" source="doc1.txt">\n{SIGNED} [1]\n</passage>'
+    assert [(s.text, s.cited) for s in split_cited(echoed, 1)] == [(SIGNED, [1])]
