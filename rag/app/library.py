@@ -13,7 +13,8 @@ from rag.store import Store
 
 MAX_ROWS = 200  # rows shown; the search box reaches the rest
 MIN_REREAD_S = 5.0  # while indexing runs the store changes every flush: re-read at most this often
-COLUMNS = ["document", "type", "pages", "passages", "status"]
+COLUMNS = ["document", "pages", "passages", "status"]
+COLUMN_WIDTHS: list[str | int] = ["44%", "14%", "18%", "24%"]
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class Library:
         for f in states.values():
             if f.state != "indexed" and (not q or q in f.source.lower()):
                 detail = f"{f.state}: {f.detail}" if f.detail else f.state
-                rows.append([PurePosixPath(f.source).name, _kind(f.source), "", "", detail])
+                rows.append([PurePosixPath(f.source).name, "", "", detail])
         visible = [d for d in docs if d.source not in hidden]
         shown = 0
         for d in visible:
@@ -97,12 +98,15 @@ class Library:
             status = "corpus"
             name = d.source
             if mine is not None:
-                status = f"your upload · {time.strftime('%Y-%m-%d %H:%M', time.localtime(mine.at))}"
+                today = time.strftime("%Y-%m-%d") == time.strftime("%Y-%m-%d", time.localtime(mine.at))
+                status = "your upload, " + time.strftime(
+                    "%H:%M" if today else "%Y-%m-%d", time.localtime(mine.at)
+                )
                 name = PurePosixPath(d.source).name
                 removable.append((name, f"upload:{mine.source}"))
             elif corpus_removable:
                 removable.append((name, f"corpus:{d.source}"))
-            rows.append([name, _kind(d.source), str(d.pages or ""), str(d.chunks), status])
+            rows.append([name, str(d.pages or ""), str(d.chunks), status])
         summary = f"{len(visible):,} documents · {sum(d.chunks for d in visible):,} passages"
         if error:
             summary = error
@@ -115,7 +119,3 @@ class Library:
         docs, _ = self.docs()
         hidden = self.indexer.hidden_from(owner)
         return [d.title for d in docs if d.source not in hidden][:limit]
-
-
-def _kind(source: str) -> str:
-    return PurePosixPath(source).suffix.lstrip(".").upper() or "?"

@@ -18,7 +18,7 @@ import gradio as gr  # noqa: E402
 from rag.app import chat as talk  # noqa: E402
 from rag.app.events import make_handlers  # noqa: E402
 from rag.app.indexer import Indexer  # noqa: E402
-from rag.app.library import COLUMNS  # noqa: E402
+from rag.app.library import COLUMN_WIDTHS, COLUMNS  # noqa: E402
 from rag.app.render import EMPTY_SOURCES  # noqa: E402
 from rag.app.style import CLOSE_SIDEBAR_ON_PHONE, CSS, HEAD, SCROLL_TO_MARK  # noqa: E402
 from rag.app.widgets import api_chat, search_choices  # noqa: E402
@@ -104,7 +104,11 @@ def build_app(
                     search = gr.Textbox(placeholder="Search by name…", show_label=False, max_lines=1)
                     summary = gr.Markdown("")
                     table = gr.Dataframe(
-                        headers=COLUMNS, interactive=False, wrap=True, elem_id="rag-doc-table"
+                        headers=COLUMNS,
+                        column_widths=COLUMN_WIDTHS,
+                        interactive=False,
+                        wrap=True,
+                        elem_id="rag-doc-table",
                     )
                     with gr.Row():
                         pick = gr.Dropdown([], label="Document", scale=3, allow_custom_value=False)
