@@ -18,6 +18,7 @@ from rag.text import (
     entities,
     negated,
     offers,
+    profile,
     qualifiers,
     question_type,
     stems,
@@ -130,13 +131,14 @@ def sentence_features(
     q_pairs = {(a, b) for a, b in zip(q_seq, q_seq[1:], strict=False) if a != b}
     q_quals = qualifiers(question)
     cos = (np.asarray(cvecs, dtype=np.float64) @ np.asarray(qvec, dtype=np.float64)[0]).astype(np.float64)
-    forms = [term_forms(c.text) for c in cands]
-    seqs = [stems(c.text) for c in cands]
-    quals = [qualifiers(c.text) for c in cands]
-    cwords = [set(words(c.text)) for c in cands]
+    profiles = [profile(c.text) for c in cands]
+    forms = [p.forms for p in profiles]
+    seqs = [list(p.stems) for p in profiles]
+    quals = [set(p.qualifiers) for p in profiles]
+    cwords = [set(p.words) for p in profiles]
     used = sorted({c.hit for c in cands})
-    hit_terms = {h: set(term_forms(hits[h].text)) for h in used}
-    hit_words = {h: set(words(hits[h].text)) for h in used}
+    hit_terms = {h: set(profile(hits[h].text).forms) for h in used}
+    hit_words = {h: set(profile(hits[h].text).words) for h in used}
     prev, nxt = _neighbours(cands)
     best_score = max((h.score for h in hits), default=1.0) or 1.0
     n = len(cands)
@@ -185,7 +187,7 @@ def sentence_features(
                 1.0 / (c.hit + 1),
                 hits[c.hit].score / best_score,
                 math.log(max(1, len(c.text.split()))),
-                float(q_neg != negated(c.text)),
+                float(q_neg != profiles[i].negated),
                 missing(ctx_terms),
                 missing(hit_terms[c.hit]),
                 sum(rarity[t] for t in held[i]),

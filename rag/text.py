@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -139,20 +140,55 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.casefold())
 
 
+@dataclass(frozen=True)
+class Profile:
+    """What the features read of one text, computed once per text (passage sentences recur)."""
+
+    forms: dict[str, set[str]]  # stemmed content term -> the casefolded words it came from
+    stems: tuple[str, ...]  # content terms in order
+    words: frozenset[str]
+    qualifiers: frozenset[str]
+    negated: bool
+    names: tuple[frozenset[str], ...]  # the words of each capitalised token after the first
+    places: tuple[str, ...]  # casefolded capitalised words after "in", "at", "from", ...
+    years: frozenset[str]
+    digits: frozenset[str]
+    cause: bool
+
+
+@lru_cache(maxsize=50_000)
+def profile(text: str) -> Profile:
+    """Analyse `text` once: a pure function of it, so its results are cached."""
+    stops = _stops()
+    all_words = frozenset(words(text))
+    return Profile(
+        forms=term_forms(text),
+        stems=tuple(stems(text)),
+        words=all_words,
+        qualifiers=frozenset(qualifiers(text)),
+        negated=negated(text),
+        names=tuple(
+            frozenset(w for w in words(m.group()) if w not in stops)
+            for m in _CAPITALISED.finditer(text)
+            if m.start() > 0
+        ),
+        places=tuple(m.group(1).casefold() for m in _PLACE.finditer(text)),
+        years=frozenset(w for w in all_words if _YEAR.fullmatch(w)),
+        digits=frozenset(w for w in all_words if _DIGITS.search(w)),
+        cause=bool(_CAUSE.search(text)),
+    )
+
+
 def offers(sentence: str, known: set[str]) -> dict[str, bool]:
     """Tell which kinds of answer `sentence` holds beyond the words in `known` (casefolded)."""
-    stops = _stops()
-    fresh = {w for w in words(sentence) if w not in known}
-    names = any(
-        m.start() > 0 and any(w in fresh and w not in stops for w in words(m.group()))
-        for m in _CAPITALISED.finditer(sentence)
-    )
+    p = profile(sentence)
+    fresh = p.words - known
     return {
-        "name": names,
-        "date": not fresh.isdisjoint(_DATE_WORDS) or any(_YEAR.fullmatch(w) for w in fresh),
-        "number": not fresh.isdisjoint(_NUMBER_SET) or any(_DIGITS.search(w) for w in fresh),
-        "place": any(m.group(1).casefold() in fresh for m in _PLACE.finditer(sentence)),
-        "cause": bool(_CAUSE.search(sentence)),
+        "name": any(ws - known for ws in p.names),
+        "date": not fresh.isdisjoint(_DATE_WORDS) or bool(p.years - known),
+        "number": not fresh.isdisjoint(_NUMBER_SET) or bool(p.digits - known),
+        "place": any(t in fresh for t in p.places),
+        "cause": p.cause,
     }
 
 
