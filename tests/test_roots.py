@@ -19,14 +19,10 @@ FAKE = DeterministicFakeEmbedding(size=384)  # these tests are about ids and fil
 
 
 def _sources(settings: Settings) -> dict[str, set[str]]:
-    store = Store.open(settings)
-    try:
-        found: dict[str, set[str]] = {}
-        for r in store.iter_records(with_text=True):
-            found.setdefault(str(r.metadata["source"]), set()).add(r.text)
-        return found
-    finally:
-        store.close()
+    found: dict[str, set[str]] = {}
+    for r in Store.open(settings).iter_records(with_text=True):
+        found.setdefault(str(r.metadata["source"]), set()).add(r.text)
+    return found
 
 
 @pytest.fixture
@@ -156,9 +152,7 @@ def test_big_files_are_written_in_batches_under_the_clients_limit(tmp_path: Path
     corpus = tmp_path / "big"
     corpus.mkdir()
     settings = Settings(corpus_dir=corpus, data_dir=tmp_path / "d", chunk_size=16, chunk_overlap=0)
-    store = Store.open(settings, create=True)
-    limit = store.max_batch()
-    store.close()
+    limit = Store.open(settings, create=True).client.get_max_batch_size()  # 5,461 here
     words = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima".split()
     lines = [" ".join(words[(i + j) % 12] for j in range(8)) + f" {i}." for i in range(limit + 200)]
     (corpus / "big.txt").write_text("\n\n".join(lines) + "\n")
