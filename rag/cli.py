@@ -256,7 +256,7 @@ def serve(
                 "(or --insecure to allow anyone who can reach it)"
             )
         # Gradio's import (~5 s of CPU) overlaps loading the model and opening the store.
-        ui = threading.Thread(target=importlib.import_module, args=("rag.app",), daemon=True)
+        ui = threading.Thread(target=importlib.import_module, args=("rag.app.page",), daemon=True)
         ui.start()
         embeddings = make_embeddings(settings)
         Store.open(settings, create=True)  # a fresh data dir serves at once: an empty index to fill
