@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,15 +22,15 @@ from rag.errors import IngestError
 from rag.lexical import ids_digest, open_bm25, saved_digest, side_index_dir
 from rag.providers import make_embeddings, token_counter
 from rag.removal import RemoveReport, remove, source_of
-from rag.roots import Registry, Root, absolute, ingest_lock
+from rag.roots import Registry, Root, ingest_lock
 from rag.settings import Settings
-from rag.sources import Found, Scan, scan
+from rag.sources import Found, Scan, plan
 from rag.store import Store
+from rag.writer import Writer
 
 __all__ = ["IngestProgress", "IngestReport", "RemoveReport", "ingest", "ingest_lock", "remove", "source_of"]
 
 CHUNKER_VERSION = 1
-_FLUSH_CHUNKS = 256  # chunks embedded per store write: big enough to batch well, small enough to resume
 KEPT = "nothing removed: its {n} indexed documents are kept (`rag remove {path}` drops them)"
 
 
@@ -133,95 +133,6 @@ def ingest(
         return _ingest(settings, paths, embeddings, reset, progress or _Silent(), follow_symlinks)
 
 
-def _plan(
-    registry: Registry, paths: Sequence[Path] | None, follow: bool
-) -> tuple[list[Scan], list[Skipped], list[Root]]:
-    """Decide what to walk: every root, or the paths given (registering those outside every root)."""
-    scans: list[Scan] = []
-    notes: list[Skipped] = []
-    missing: list[Root] = []
-    targets = []
-    if not paths:
-        for root in registry.roots:
-            if (root.label, "") in registry.excluded:
-                continue
-            if follow and root.is_corpus and not root.follow_symlinks:
-                root = registry.corpus = replace(root, follow_symlinks=True)
-            if root.path.exists() or root.path.is_symlink():
-                targets.append((root, root.path))
-            else:
-                missing.append(root)
-    for given in paths or ():
-        path = absolute(given)
-        if not (path.exists() or path.is_symlink()):
-            notes.append(Skipped(str(given), "no such file or folder"))
-            continue
-        root = registry.owner(path) or registry.add(path, follow)
-        if follow and not root.follow_symlinks:
-            root = _follow(registry, root)
-        registry.include(root, root.rel(path))
-        targets.append((root, path))
-    inside = [r.path for r in registry.roots]
-    for root, path in targets:
-        excluded = registry.excluded_in(root)
-        scans.append(scan(root, path, inside=inside, prune=registry.nested(root), excluded=excluded))
-        notes.extend(scans[-1].skipped)
-    return scans, notes, missing
-
-
-def _follow(registry: Registry, root: Root) -> Root:
-    followed = replace(root, follow_symlinks=True)
-    if root.is_corpus:
-        registry.corpus = followed
-    else:
-        registry.extra = [followed if r.path == root.path else r for r in registry.extra]
-    return followed
-
-
-@dataclass
-class _Batch:
-    """Writes waiting to be flushed to the store."""
-
-    ids: list[str] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)
-    metas: list[dict[str, Any]] = field(default_factory=list)
-    updates: dict[str, dict[str, Any]] = field(default_factory=dict)
-    deletes: list[str] = field(default_factory=list)
-
-
-class _Writer:
-    """Embed and write in batches; keep the set of ids the store holds (for the BM25 content check)."""
-
-    def __init__(self, store: Store, embeddings: Embeddings, ids: set[str], progress: IngestProgress) -> None:
-        self.store, self.embeddings, self.ids, self.progress = store, embeddings, ids, progress
-        self.batch = _Batch()
-        self.embedded = self.removed = 0
-        self.changed = False
-
-    def add(self, chunk: Chunk, meta: dict[str, Any]) -> None:
-        self.batch.ids.append(chunk.id)
-        self.batch.texts.append(chunk.text)
-        self.batch.metas.append(meta)
-        if len(self.batch.ids) >= _FLUSH_CHUNKS:  # a big file is embedded and stored as it goes
-            self.flush()
-
-    def flush(self) -> None:
-        b = self.batch
-        if b.ids:
-            self.store.add(b.ids, b.texts, b.metas, _embed(self.embeddings, b.texts))
-            self.ids.update(b.ids)
-            self.embedded += len(b.ids)
-            self.progress.embedded(len(b.ids))
-        if b.updates:
-            self.store.update_metadata(list(b.updates), list(b.updates.values()))
-        if b.deletes:
-            self.store.delete(b.deletes)
-            self.ids.difference_update(b.deletes)
-            self.removed += len(b.deletes)
-        self.changed = self.changed or bool(b.ids or b.updates or b.deletes)
-        self.batch = _Batch()
-
-
 def _ingest(
     settings: Settings,
     paths: Sequence[Path] | None,
@@ -232,7 +143,7 @@ def _ingest(
 ) -> IngestReport:
     began = time.perf_counter()
     registry = Registry.load(settings)
-    scans, skipped, missing = _plan(registry, paths, follow)
+    scans, skipped, missing = plan(registry, paths, follow)
     if not paths and not registry.extra and not settings.corpus_dir.is_dir():
         raise IngestError(f"the corpus folder {settings.corpus_dir} does not exist: set RAG_CORPUS_DIR")
     registry.save()  # before any write: a run killed now is resumed, its new roots included
@@ -265,7 +176,7 @@ def _apply(
         root = record.metadata.get("root")
         key = (None if root is None else str(root), str(record.metadata.get("source", "")))
         by_doc.setdefault(key, {})[record.id] = record.metadata
-    writer = _Writer(store, embeddings, {i for doc in by_doc.values() for i in doc}, progress)
+    writer = Writer(store, embeddings, {i for doc in by_doc.values() for i in doc}, progress)
     indexed: list[str] = []
     unchanged: list[str] = []
     max_bytes = int(settings.max_file_mb * 1e6)
@@ -328,7 +239,7 @@ def _apply(
 def _index_file(
     found: Found,
     stored: dict[str, dict[str, Any]],
-    writer: _Writer,
+    writer: Writer,
     skipped: list[Skipped],
     count_tokens: Any,
     settings: Settings,
@@ -375,12 +286,3 @@ def _documents_of(root: Root, registry: Registry, by_doc: dict[tuple[str | None,
         for label, source in by_doc
         if label in labels and (not shared or root.rel_of_source(source) == root.path.name)
     )
-
-
-def _embed(embeddings: Embeddings, texts: list[str]) -> Any:
-    embed_array = getattr(embeddings, "embed_array", None)
-    if embed_array is not None:
-        return embed_array(texts)
-    import numpy as np
-
-    return np.asarray(embeddings.embed_documents(texts), dtype=np.float32)

@@ -11,11 +11,11 @@ import errno
 import os
 import stat
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rag.documents import SUPPORTED, Skipped
-from rag.roots import Root, absolute, contains
+from rag.roots import Registry, Root, absolute, contains
 
 _KINDS = (
     (stat.S_ISFIFO, "a named pipe"),
@@ -193,3 +193,48 @@ def discover(paths: Sequence[Path], corpus_dir: Path, *, follow_symlinks: bool =
         skipped=tuple(skipped),
         folders=tuple(folders),
     )
+
+
+def plan(
+    registry: Registry, paths: Sequence[Path] | None, follow: bool
+) -> tuple[list[Scan], list[Skipped], list[Root]]:
+    """Decide what ingest walks: every root, or the paths given (registering those outside every root)."""
+    scans: list[Scan] = []
+    notes: list[Skipped] = []
+    missing: list[Root] = []
+    targets = []
+    if not paths:
+        for root in registry.roots:
+            if (root.label, "") in registry.excluded:
+                continue
+            if follow and root.is_corpus and not root.follow_symlinks:
+                root = registry.corpus = replace(root, follow_symlinks=True)
+            if root.path.exists() or root.path.is_symlink():
+                targets.append((root, root.path))
+            else:
+                missing.append(root)
+    for given in paths or ():
+        path = absolute(given)
+        if not (path.exists() or path.is_symlink()):
+            notes.append(Skipped(str(given), "no such file or folder"))
+            continue
+        root = registry.owner(path) or registry.add(path, follow)
+        if follow and not root.follow_symlinks:
+            root = _follow(registry, root)
+        registry.include(root, root.rel(path))
+        targets.append((root, path))
+    inside = [r.path for r in registry.roots]
+    for root, path in targets:
+        excluded = registry.excluded_in(root)
+        scans.append(scan(root, path, inside=inside, prune=registry.nested(root), excluded=excluded))
+        notes.extend(scans[-1].skipped)
+    return scans, notes, missing
+
+
+def _follow(registry: Registry, root: Root) -> Root:
+    followed = replace(root, follow_symlinks=True)
+    if root.is_corpus:
+        registry.corpus = followed
+    else:
+        registry.extra = [followed if r.path == root.path else r for r in registry.extra]
+    return followed

@@ -23,6 +23,7 @@ import rag.store
 from rag.settings import Settings
 
 ingest_module = importlib.import_module("rag.ingest")  # `rag.ingest` is also the function rag exports
+writer_module = importlib.import_module("rag.writer")
 
 
 def _die() -> None:
@@ -46,9 +47,9 @@ def _kill_at(owner: Any, name: str, n: int, *, after: bool) -> None:
 
 
 def main(point: str, n: int) -> int:
-    ingest_module._FLUSH_CHUNKS = 4  # many small writes, so every write point has a middle to kill in
+    writer_module.FLUSH_CHUNKS = 4  # many small writes, so every write point has a middle to kill in
     if point == "mid-embed":
-        _kill_at(ingest_module, "_embed", n, after=True)  # the vectors exist, nothing of them stored
+        _kill_at(writer_module, "_embed", n, after=True)  # the vectors exist, nothing of them stored
     elif point == "after-write":
         _kill_at(rag.store.Store, "_upsert", n, after=True)
     elif point == "before-bump":
