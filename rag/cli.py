@@ -263,12 +263,15 @@ def serve(
         chain = build_chain(settings, embeddings=embeddings)
         ui.join()
         from rag.app import build_app, launch  # the only place gradio is imported
+        from rag.app.indexer import Indexer
 
-        demo = build_app(chain, settings, per_user=credentials is not None, index_on_start=not no_ingest)
+        indexer = Indexer(settings, embeddings)
+        demo = build_app(chain, settings, per_user=credentials is not None, indexer=indexer)
         url = launch(demo, host=host, port=port, auth=credentials, max_file_mb=settings.max_file_mb)
         out.print(f"Chat on {url}  (answered by {chain.mode}; Ctrl-C stops)", highlight=False)
         out.file.flush()  # the URL must show now, even when stdout is a pipe
-        if not no_ingest:
+        if not no_ingest:  # after binding: indexing would slow the start it no longer blocks
+            indexer.sync_corpus()
             err.print("indexing changed files in the background: progress on the page", highlight=False)
         if credentials is None and host not in ("127.0.0.1", "localhost", "::1"):
             err.print(f"[yellow]warning:[/] listening on {host} without --auth", highlight=False)
