@@ -258,6 +258,8 @@ def serve(
         # Gradio's import (~5 s of CPU) overlaps loading the model and opening the store.
         ui = threading.Thread(target=importlib.import_module, args=("rag.app.page",), daemon=True)
         ui.start()
+        if not no_ingest and not settings.corpus_dir.is_dir():
+            raise RagError(f"the corpus folder {settings.corpus_dir} does not exist: set RAG_CORPUS_DIR")
         embeddings = make_embeddings(settings)
         Store.open(settings, create=True)  # a fresh data dir serves at once: an empty index to fill
         chain = build_chain(settings, embeddings=embeddings)
@@ -273,9 +275,28 @@ def serve(
         if not no_ingest:  # after binding: indexing would slow the start it no longer blocks
             indexer.sync_corpus()
             err.print("indexing changed files in the background: progress on the page", highlight=False)
+            threading.Thread(target=_print_index_summary, args=(indexer,), daemon=True).start()
         if credentials is None and host not in ("127.0.0.1", "localhost", "::1"):
             err.print(f"[yellow]warning:[/] listening on {host} without --auth", highlight=False)
         demo.block_thread()
+
+
+def _print_index_summary(indexer: Any) -> None:
+    """Print the background index's outcome in the terminal once it is done."""
+    from rag.ingest import IngestReport
+
+    indexer.wait(timeout=float("inf"))
+    report = indexer.last_report
+    if isinstance(report, IngestReport):
+        for item in report.skipped:
+            err.print(f"[yellow]skipped[/] {item.path}: {item.reason}", highlight=False)
+        err.print(
+            f"index: {report.chunks_total} chunks; {len(report.indexed)} files indexed now, "
+            f"{len(report.unchanged)} unchanged, {len(report.removed)} removed",
+            highlight=False,
+        )
+    elif indexer.progress().error:
+        err.print(f"[bold red]error:[/] {indexer.progress().error}", highlight=False)
 
 
 @app.command("feedback")

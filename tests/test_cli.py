@@ -120,7 +120,7 @@ def _serve(corpus: Path, data: Path, port: int) -> subprocess.Popen[str]:
 
 
 def test_serve_indexes_then_answers_on_loopback(corpus: Path, tmp_path: Path) -> None:
-    """`rag serve` as `make run` starts it: index what changed (in a child process), then serve."""
+    """`rag serve` as `make run` starts it: serve at once, index what changed in the background."""
     from gradio_client import Client
 
     from tests.conftest import free_port
@@ -131,13 +131,15 @@ def test_serve_indexes_then_answers_on_loopback(corpus: Path, tmp_path: Path) ->
         assert proc.stdout is not None
         line = proc.stdout.readline()  # printed once the page is up
         assert line.startswith(f"Chat on http://127.0.0.1:{port}"), line
+        assert proc.stderr is not None
+        indexed = [next(ln for ln in proc.stderr if ln.startswith("index:"))]  # the background index
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         reply = client.predict(HANOI_Q, api_name="/chat")
         assert "Trump walked out of the summit in Hanoi" in json.dumps(reply, ensure_ascii=False)
     finally:
         proc.terminate()
         _, stderr = proc.communicate(timeout=30)
-    assert "index: 14 chunks; 2 files indexed now, 0 unchanged, 0 removed" in stderr
+    assert "index: 14 chunks; 2 files indexed now, 0 unchanged, 0 removed" in indexed[0] + stderr
 
 
 def test_serve_reports_a_bad_corpus_in_one_line(tmp_path: Path) -> None:

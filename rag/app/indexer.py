@@ -83,6 +83,7 @@ class Indexer:
         self._files: dict[str, FileState] = {}
         self._progress = Progress(False, 0, 0, "", "")
         self._corpus_pending = False
+        self.last_report: object = None  # the corpus index's IngestReport, once it has run
         self._scan()
         self._thread = threading.Thread(target=self._work, name="rag-indexer", daemon=True)
         self._thread.start()
@@ -235,7 +236,7 @@ class Indexer:
         with self._lock:
             self._corpus_pending = False
         try:
-            self._ingest(None, lambda source: None)
+            self.last_report = self._ingest(None, lambda source: None)
             if self.root.is_dir() and any(self.root.iterdir()):
                 self._ingest([self.root], lambda source: None)
             error = ""
