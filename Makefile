@@ -20,7 +20,7 @@ install: $(STAMP)
 run: install
 	$(BIN)/rag serve
 
-## The whole suite (slow benchmarks excluded).
+## The whole suite, as CI runs it.
 test: install
 	$(BIN)/python -m pytest
 
