@@ -8,9 +8,9 @@ import numpy as np
 
 from bench.report import clocked
 from rag.embeddings import DIMENSIONS, LocalEmbeddings
-from rag.ingest import _FLUSH_CHUNKS
 from rag.settings import Settings
 from rag.store import Store
+from rag.writer import FLUSH_CHUNKS
 
 
 def chunk_texts(settings: Settings, embeddings: LocalEmbeddings) -> list[str]:
@@ -37,13 +37,13 @@ def _store_writes(settings: Settings, vectors: dict[str, np.ndarray]) -> tuple[f
     )
 
     def write() -> None:
-        for start in range(0, len(records), _FLUSH_CHUNKS):
-            batch = records[start : start + _FLUSH_CHUNKS]
+        for start in range(0, len(records), FLUSH_CHUNKS):
+            batch = records[start : start + FLUSH_CHUNKS]
             store.add(
                 [r.id for r in batch],
                 [r.text for r in batch],
                 [r.metadata for r in batch],
-                matrix[start : start + _FLUSH_CHUNKS],
+                matrix[start : start + FLUSH_CHUNKS],
             )
 
     _, wall, cpu = clocked(write)

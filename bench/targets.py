@@ -83,7 +83,8 @@ def _chat(r: dict[str, Any], add: Add) -> None:
     if not chat.get("available"):
         why = chat.get("reason", "not measured")
         add("50 chat sessions at once, all answered and cited", "not measured", "all", None, why)
-        add("RSS over 2,000 questions in new sessions", "not measured", "flat", None, why)
+        n = r["config"].get("sessions", 2_000)
+        add(f"RSS over {n:,} questions in new sessions", "not measured", "flat", None, why)
         return
     load, memory = chat["load"], chat["memory"]
     ok = load["correct"] == load["answers"] and not load["errors"]
