@@ -132,7 +132,7 @@ FORMAT_FIGURES = (
 def _format_value(value: Any, unit: str) -> str:
     if value is None:
         return "–"
-    return f"{value:.1%}" if unit == "%" else f"{value:,}{unit}"
+    return f"{value:.2%}" if unit == "%" else f"{value:,}{unit}"
 
 
 def _service_rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:

@@ -127,7 +127,7 @@ def _formats(r: dict[str, Any], add: Add) -> None:
             )
             add(name, "not measured", goal, None, why or missing)
             continue
-        shown = f"{value:.1%}" if key == "parse_cpu_share" else f"{value:,.2f}"
+        shown = f"{value:.2%}" if key == "parse_cpu_share" else f"{value:,.2f}"
         limits = formats.get("limited_by")
         limit = str(limits.get(key, "")) if isinstance(limits, dict) else str(limits or "")
         add(name, shown, goal, _at_most(value, most) if most is not None else None, limit)

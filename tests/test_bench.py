@@ -92,11 +92,11 @@ def test_bench_writes_every_section(tmp_path: Path, capsys: pytest.CaptureFixtur
     data["formats"] = {"available": True, "pdf_pages_per_s": 101.2, "ocr_s_per_page": None}
     data["formats"] |= {"parse_cpu_s": 0.4, "parse_cpu_share": 0.021}
     rows = {t["target"]: t for t in targets(data)}
-    assert rows["text formats' parsing, share of ingest CPU on SciFact"]["value"] == "2.1%"
+    assert rows["text formats' parsing, share of ingest CPU on SciFact"]["value"] == "2.10%"
     assert rows["text formats' parsing, share of ingest CPU on SciFact"]["met"] is True
     assert rows["100-page text PDF, pages/s"]["value"] == "101.20"
     assert rows["OCR of a scanned page, s/page"]["limited_by"] == "Tesseract is not installed"
-    assert ("7 formats", "SciFact: parsing's share of ingest CPU", "2.1%") in figure_rows(data)
+    assert ("7 formats", "SciFact: parsing's share of ingest CPU", "2.10%") in figure_rows(data)
 
     md = (out / "BENCHMARKS.md").read_text(encoding="utf-8")
     assert "| target | value | goal | met | what limits it |" in md
