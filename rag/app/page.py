@@ -34,7 +34,9 @@ def build_app(
     chain: RagChain,
     settings: Settings,
     *,
-    concurrency_limit: int = 4,
+    # Answers in flight. Chat-model calls are capped apart (RAG_LLM_CONCURRENCY, owned by the chain),
+    # so LLM questions waiting for a slot must not fill these workers: keep room for extractive ones.
+    concurrency_limit: int = 16,
     per_user: bool = False,
     index_on_start: bool = False,
     indexer: Indexer | None = None,
