@@ -30,7 +30,10 @@ QUESTIONS = [
 def _user(url: str, user: int, questions: int) -> list[dict[str, Any]]:
     from gradio_client import Client
 
-    client = Client(url, verbose=False, analytics_enabled=False, download_files=False)
+    # httpx's 5 s default times out 50 sessions connecting at once to a server on 2 busy cores.
+    client = Client(
+        url, verbose=False, analytics_enabled=False, download_files=False, httpx_kwargs={"timeout": 60}
+    )
     out = []
     for i in range(questions):
         question, source = QUESTIONS[(user + i) % len(QUESTIONS)]
