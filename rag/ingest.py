@@ -30,7 +30,7 @@ from rag.writer import Writer
 
 __all__ = ["IngestProgress", "IngestReport", "RemoveReport", "ingest", "ingest_lock", "remove", "source_of"]
 
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2  # 2: Markdown split at headings, hard-wrapped text joined (indexes re-chunk once)
 KEPT = "nothing removed: its {n} indexed documents are kept (`rag remove {path}` drops them)"
 
 
