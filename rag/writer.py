@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from langchain_core.embeddings import Embeddings
 
@@ -14,6 +15,13 @@ if TYPE_CHECKING:
     from rag.ingest import IngestProgress
 
 FLUSH_CHUNKS = 256  # chunks embedded per store write: big enough to batch well, small enough to resume
+
+
+@runtime_checkable
+class FileProgress(Protocol):
+    """An ingest progress that also wants each file's share embedded (the page's "indexing n%")."""
+
+    def file_embedded(self, source: str, chunks: int, total: int) -> None: ...
 
 
 @dataclass
@@ -50,6 +58,10 @@ class Writer:
             self.ids.update(b.ids)
             self.embedded += len(b.ids)
             self.progress.embedded(len(b.ids))
+            if isinstance(self.progress, FileProgress):  # chunks of each file in this batch, of its total
+                per_file = Counter((str(m["source"]), int(m["n_chunks"])) for m in b.metas)
+                for (source, total), n in per_file.items():
+                    self.progress.file_embedded(source, n, total)
         if b.updates:
             self.store.update_metadata(list(b.updates), list(b.updates.values()))
         if b.deletes:

@@ -85,11 +85,13 @@ def test_chat_answers_with_sources_and_the_session_keeps_the_history(url: str) -
     text, sources, answer = client.predict(FOLLOW_UP, api_name="/chat")
     assert not answer["refused"] and WALKED_OUT in text
     assert answer["history_used"] and "Hanoi" in answer["retrieval_query"]
-    assert f"searched for “{html.escape(answer['retrieval_query'])}”" in sources
+    searched = f"Searched: “{html.escape(answer['retrieval_query'])}” (with the previous question)"
+    assert searched in sources  # the Sources panel says what was searched, and that history went in
 
     # A new client is a new session with no history: the follow-up is searched alone.
     text, sources, answer = _client(url).predict(FOLLOW_UP, api_name="/chat")
     assert not answer["history_used"] and answer["retrieval_query"] == FOLLOW_UP
+    assert f"Searched: “{html.escape(FOLLOW_UP)}”</span>" in sources
 
     text, sources, answer = _client(url).predict("What is a good recipe for kimchi?", api_name="/chat")
     assert answer["refused"] and "couldn't find this in the documents" in text
@@ -208,6 +210,21 @@ def test_rendering_escapes_document_text_and_marks_only_the_quote() -> None:
     # A citation outside the answer's passages shows the quote alone.
     stray = _citation(10_000, quote)
     assert highlight(answer, stray) == "<mark>The &lt;b&gt;quoted&lt;/b&gt; words.</mark>"
+
+
+def test_the_sources_panel_says_what_was_searched_and_whether_history_went_in() -> None:
+    chunk = "The quoted words. After."
+    answer = _answer(chunk, _citation(0, "The quoted words."))
+    follow_up = answer.model_copy(
+        update={"retrieval_query": 'And <img src=x onerror="alert(1)"> then?', "history_used": True}
+    )
+    panel = sources_html(follow_up)
+    searched = (
+        "Searched: “And &lt;img src=x onerror=&quot;alert(1)&quot;&gt; then?” (with the previous question)"
+    )
+    assert searched in panel and "<img src=x" not in panel  # the query is the user's text: escaped
+    alone = sources_html(answer.model_copy(update={"retrieval_query": "Who walked out?"}))
+    assert "Searched: “Who walked out?”</span>" in alone and "previous question" not in alone
 
 
 def test_importing_rag_does_not_import_gradio() -> None:

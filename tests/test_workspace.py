@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 import rag
 from rag.app.indexer import Indexer, safe_name
 from rag.app.scope import Chains
 from rag.embeddings import LocalEmbeddings
 from rag.settings import Settings
+from tests.conftest import SEEDS
 
 SECRET = "The lighthouse keeper hides the spare key under the third step of the tower."
 
@@ -56,3 +61,37 @@ def test_uploads_are_indexed_scoped_to_their_owner_and_removed(
     assert not (settings.data_dir / "uploads" / "ada" / "keeper notes.txt").exists()
     fresh = rag.build_chain(settings, embeddings=embeddings)
     assert all("keeper notes" not in h.source for h in fresh.retriever.search(question, k=20))
+
+
+def test_an_upload_shows_indexing_n_percent_while_its_passages_are_stored(
+    embeddings: LocalEmbeddings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("rag.writer.FLUSH_CHUNKS", 8)  # several store writes for one small file
+    settings = Settings(corpus_dir=SEEDS, data_dir=tmp_path / "data", chunk_size=32, chunk_overlap=0)
+    indexer = Indexer(settings, embeddings)
+    upload = tmp_path / "ledger.txt"
+    entries = (
+        f"Entry {i}: the keeper logged {i} ships passing the northern cape at dawn." for i in range(120)
+    )
+    upload.write_text("\n\n".join(entries) + "\n", encoding="utf-8")
+    (source,) = indexer.add("ada", [upload])
+    seen: list[str] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status = indexer.files("ada")[0].status()
+        if not seen or seen[-1] != status:
+            seen.append(status)
+        if status == "indexed":
+            break
+        time.sleep(0.002)
+    assert seen[-1] == "indexed", seen
+    shares = [int(m.group(1)) for s in seen if (m := re.match(r"indexing (\d+)%", s))]
+    assert shares[0] == 0 and any(0 < s < 100 for s in shares), seen
+    assert shares == sorted(shares), seen
+    counts = [
+        tuple(map(int, m.groups())) for s in seen if (m := re.search(r"\((\d+) of (\d+) passages\)", s))
+    ]
+    assert counts and len({total for _, total in counts}) == 1 and all(0 < n <= t for n, t in counts), seen
+    assert {f.source for f in indexer.files("ada")} == {source}
+    store = rag.build_chain(settings, embeddings=embeddings).retriever.store
+    assert store.count() == counts[0][1], seen  # only the upload was indexed: all its passages are stored

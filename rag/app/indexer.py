@@ -2,74 +2,30 @@
 
 Uploads live in a managed root, `<data dir>/uploads/<owner>/<name>`, so two users' files (or an upload
 and a corpus file of the same name) never share a source id. The page reads `status()` to show live
-progress and per-file states (queued / indexing / indexed / skipped: reason).
+progress and per-file states (queued / indexing n% / indexed / skipped: reason); the share of an
+upload's passages embedded so far comes from ingest's progress, one store write at a time.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
-import re
 import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
+from rag.app.uploads import FileState, Progress, safe_name, same_upload, uploads_root
 from rag.documents import SUPPORTED
 from rag.errors import RagError
 from rag.ingest import ingest, remove
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
-_UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
-
-
-def safe_name(name: str) -> str:
-    """Sanitise an uploaded file's name: no folders, no leading dots, printable ASCII-ish, bounded."""
-    base = Path(name.replace("\\", "/")).name
-    stem, suffix = Path(base).stem, Path(base).suffix.lower()
-    stem = _UNSAFE.sub("_", stem).strip(" ._") or "document"
-    return stem[:100] + suffix
-
-
-def same_upload(source: str, rel: str) -> bool:
-    """Tell whether an indexed source is the upload at `rel` (`<owner>/<name>` under the root).
-
-    Ingest names an upload `<root label>/<owner>/<name>` (the label is the root folder's name), or
-    `<owner>/<name>` where roots are not labelled; both are accepted.
-    """
-    return source == rel or source.split("/", 1)[-1] == rel
-
-
-def uploads_root(settings: Settings) -> Path:
-    """The managed root uploads are stored in."""
-    return settings.data_dir / "uploads"
-
-
-@dataclass(frozen=True)
-class FileState:
-    """What happened to one uploaded file."""
-
-    source: str
-    owner: str
-    state: str  # queued | indexing | indexed | skipped | removed
-    detail: str = ""
-    at: float = field(default_factory=time.time)
-
-
-@dataclass(frozen=True)
-class Progress:
-    """The background index as the page shows it."""
-
-    running: bool
-    done: int
-    total: int
-    current: str
-    error: str
 
 
 class Indexer:
@@ -206,26 +162,18 @@ class Indexer:
             finally:
                 self._jobs.task_done()
 
-    def _ingest(self, paths: Sequence[Path] | None, on_file: Callable[[str], None]) -> object:
-        indexer = self
+    def _embedded(self, rel: str, chunks: int, total: int) -> None:
+        """Count an upload's passages just stored (ingest's `file_embedded`)."""
+        with self._lock:
+            f = self._files.get(rel)
+            if f is not None and f.state == "indexing":
+                self._files[rel] = replace(f, embedded=min(f.embedded + chunks, total), chunks=total)
 
-        class _Progress:
-            def start(self, files: int) -> None:
-                with indexer._lock:
-                    indexer._progress = Progress(True, 0, files, "", "")
-
-            def file_done(self, source: str) -> None:
-                with indexer._lock:
-                    p = indexer._progress
-                    indexer._progress = replace(p, done=p.done + 1, current=source)
-                on_file(source)
-
-            def embedded(self, chunks: int) -> None:
-                pass
-
+    def _ingest(self, paths: Sequence[Path] | None, uploads: Sequence[str] = ()) -> object:
+        progress = _Listener(self, uploads)
         for attempt in range(30):  # a `rag ingest` in another process holds the lock: wait our turn
             try:
-                return ingest(self.settings, paths, embeddings=self.embeddings, progress=_Progress())
+                return ingest(self.settings, paths, embeddings=self.embeddings, progress=progress)
             except RagError as e:
                 if "another `rag ingest`" not in str(e) or attempt == 29:
                     raise
@@ -236,9 +184,9 @@ class Indexer:
         with self._lock:
             self._corpus_pending = False
         try:
-            self.last_report = self._ingest(None, lambda source: None)
+            self.last_report = self._ingest(None)
             if self.root.is_dir() and any(self.root.iterdir()):
-                self._ingest([self.root], lambda source: None)
+                self._ingest([self.root])
             error = ""
         except RagError as e:
             error = str(e)
@@ -250,14 +198,8 @@ class Indexer:
         owners = {s: self._files[s].owner for s in sources}
         for s in sources:
             self._set(s, owners[s], "indexing")
-
-        def done(source: str) -> None:
-            for rel in owners:
-                if same_upload(source, rel):
-                    self._set(rel, owners[rel], "indexed")
-
         try:
-            report = self._ingest([self.root], done)
+            report = self._ingest([self.root], sources)
         except RagError as e:
             for s in sources:
                 self._set(s, owners[s], "skipped", str(e))
@@ -265,6 +207,9 @@ class Indexer:
         finally:
             with self._lock:
                 self._progress = replace(self._progress, running=False, current="")
+        for s in sources:  # ingest has returned: every passage is written, the rest is done
+            if self._files[s].state == "indexing":
+                self._set(s, owners[s], "indexed")
         for item in getattr(report, "skipped", ()):
             for rel in owners:
                 if same_upload(item.path, rel) or item.path.endswith("/" + rel):
@@ -285,6 +230,34 @@ class Indexer:
             return
         (self.root / rel).unlink(missing_ok=True)
         self._set(rel, owner, "removed", f"{report.chunks_removed} passages removed")
+
+
+class _Listener:
+    """Ingest's progress, kept by the indexer: files done of the job, and each upload's share embedded."""
+
+    def __init__(self, indexer: Indexer, uploads: Sequence[str]) -> None:
+        self.indexer, self.uploads = indexer, uploads
+
+    def _upload(self, source: str) -> str | None:
+        return next((rel for rel in self.uploads if same_upload(source, rel)), None)
+
+    def start(self, files: int) -> None:
+        with self.indexer._lock:
+            self.indexer._progress = Progress(True, 0, files, "", "")
+
+    def file_done(self, source: str) -> None:
+        # An upload is not "indexed" here: its last passages may wait for the writer's final flush.
+        with self.indexer._lock:
+            p = self.indexer._progress
+            self.indexer._progress = replace(p, done=p.done + 1, current=source)
+
+    def embedded(self, chunks: int) -> None:
+        pass
+
+    def file_embedded(self, source: str, chunks: int, total: int) -> None:
+        rel = self._upload(source)
+        if rel is not None:
+            self.indexer._embedded(rel, chunks, total)
 
 
 __all__ = ["FileState", "Indexer", "Progress", "same_upload", "safe_name", "uploads_root"]

@@ -83,8 +83,7 @@ class Library:
         rows: list[list[str]] = []
         for f in states.values():
             if f.state != "indexed" and (not q or q in f.source.lower()):
-                detail = f"{f.state}: {f.detail}" if f.detail else f.state
-                rows.append([PurePosixPath(f.source).name, "", "", detail])
+                rows.append([PurePosixPath(f.source).name, "", "", f.status()])
         visible = [d for d in docs if d.source not in hidden]
         shown = 0
         for d in visible:

@@ -120,9 +120,9 @@ def sources_html(answer: Answer, note: str = "") -> str:
     """Render one answer's sources: one card per passage, each quote highlighted in place."""
     who = "quotes from the documents" if answer.mode == "extractive" else "a language model"
     meta = (
-        f'<p class="rag-meta">Answered with <b>{who}</b>'
-        f" · searched for “{esc(answer.retrieval_query or answer.question)}” · "
-        f"{answer.timings.get('total_ms', 0):.0f} ms</p>"
+        f'<p class="rag-meta">Answered with <b>{who}</b> · {answer.timings.get("total_ms", 0):.0f} ms<br>'
+        f'<span class="rag-searched">Searched: “{esc(answer.retrieval_query or answer.question)}”'
+        f"{' (with the previous question)' if answer.history_used else ''}</span></p>"
     )
     parts = [meta, f'<p class="rag-warn">{esc(note)}</p>' if note else ""]
     if answer.refused:
