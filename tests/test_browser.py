@@ -309,6 +309,53 @@ def test_uploads_are_indexed_live_answered_and_removed(
     assert (tmp_path / "data" / "uploads" / "local" / "harbour notes.txt").exists()
 
 
+# Every distinct status of the Documents table's first upload row, as the page shows it.
+RECORD_STATUS = """() => {
+  window.__status = [];
+  new MutationObserver(() => {
+    const m = (document.querySelector('#rag-doc-table')?.innerText || '').match(/indexing \\d+%/);
+    const s = m ? m[0].trim() : '';
+    if (s && window.__status[window.__status.length - 1] !== s) window.__status.push(s);
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def test_an_upload_shows_indexing_n_percent_live_then_indexed(
+    browser_page: Any, tmp_path: Path, embeddings: LocalEmbeddings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+
+    monkeypatch.setattr("rag.writer.FLUSH_CHUNKS", 8)  # many store writes: the share moves every ~0.2 s
+    page = browser_page
+    upload = tmp_path / "ships log.txt"
+    entries = (
+        f"Entry {i}: the keeper logged {i} ships passing the northern cape at dawn." for i in range(700)
+    )
+    upload.write_text("\n\n".join(entries) + "\n", encoding="utf-8")
+    with _served(SEEDS, tmp_path / "data", embeddings, chunk_size=32, chunk_overlap=0) as url:
+        page.goto(url)
+        page.get_by_role("tab", name="Documents").click()
+        page.evaluate(RECORD_STATUS)
+        _upload(page, [upload])
+        page.wait_for_function(
+            "() => /indexing ([1-9]|[1-9]\\d)%/.test(document.querySelector('#rag-doc-table')?.innerText)",
+            timeout=60_000,
+        )
+        page.screenshot(path=str(tmp_path / "indexing-percent.png"), full_page=True)
+        banner, live = page.locator("#rag-progress").inner_text(), _table(page)
+        assert re.search(r"now: ships log\.txt \d+%", banner), banner  # the banner names it and its share
+        assert re.search(r"ships log\.txt\s+[\d,]+ of [\d,]+\s+indexing \d+%", live), live
+        page.wait_for_function(
+            "() => (document.querySelector('#rag-doc-table')?.innerText || '').includes('your upload')",
+            timeout=120_000,
+        )
+        seen: list[str] = page.evaluate("() => window.__status")
+        table = _table(page)
+    shares = [int(m.group(1)) for s in seen if (m := re.fullmatch(r"indexing (\d+)%", s))]
+    assert len(shares) >= 3 and shares == sorted(shares) and any(0 < n < 100 for n in shares), seen
+    assert "ships log.txt" in table and "indexing" not in table, table
+
+
 def test_conversations_reopen_after_reload_and_restart(
     browser_page: Any, tmp_path: Path, embeddings: LocalEmbeddings
 ) -> None:

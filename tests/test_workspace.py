@@ -75,23 +75,22 @@ def test_an_upload_shows_indexing_n_percent_while_its_passages_are_stored(
     )
     upload.write_text("\n\n".join(entries) + "\n", encoding="utf-8")
     (source,) = indexer.add("ada", [upload])
-    seen: list[str] = []
+    seen: list[tuple[str, str]] = []
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        status = indexer.files("ada")[0].status()
-        if not seen or seen[-1] != status:
-            seen.append(status)
-        if status == "indexed":
+        f = indexer.files("ada")[0]
+        if not seen or seen[-1] != (f.status(), f.passages()):
+            seen.append((f.status(), f.passages()))
+        if f.state == "indexed":
             break
         time.sleep(0.002)
-    assert seen[-1] == "indexed", seen
-    shares = [int(m.group(1)) for s in seen if (m := re.match(r"indexing (\d+)%", s))]
-    assert shares[0] == 0 and any(0 < s < 100 for s in shares), seen
-    assert shares == sorted(shares), seen
-    counts = [
-        tuple(map(int, m.groups())) for s in seen if (m := re.search(r"\((\d+) of (\d+) passages\)", s))
-    ]
+    assert seen[-1] == ("indexed", ""), seen
+    assert seen[0] == ("queued", "") and seen[1] == ("indexing 0%", ""), seen
+    shares = [int(m.group(1)) for s, _ in seen if (m := re.fullmatch(r"indexing (\d+)%", s))]
+    assert any(0 < s < 100 for s in shares) and shares == sorted(shares), seen
+    counts = [tuple(map(int, m.groups())) for _, n in seen if (m := re.fullmatch(r"(\d+) of (\d+)", n))]
     assert counts and len({total for _, total in counts}) == 1 and all(0 < n <= t for n, t in counts), seen
+    assert all(n * 100 // t == share for (n, t), share in zip(counts, shares[1:], strict=True)), seen
     assert {f.source for f in indexer.files("ada")} == {source}
     store = rag.build_chain(settings, embeddings=embeddings).retriever.store
     assert store.count() == counts[0][1], seen  # only the upload was indexed: all its passages are stored

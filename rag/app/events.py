@@ -168,7 +168,11 @@ def make_handlers(chain: RagChain, settings: Settings, indexer: Indexer, *, per_
                 passages = chain.retriever.store.count()
             except RagError:
                 passages = 0
-            progress = progress_html(p.done, p.total, passages, True, p.current)
+            mine = [f for f in indexer.files(owner) if f.state == "indexing" and f.chunks]
+            current, share = p.current, ""
+            if mine:  # an upload of theirs is being embedded: say how far, as its row does
+                current, share = Path(mine[0].source).name, f"{mine[0].status()[len('indexing ') :]}"
+            progress = progress_html(p.done, p.total, passages, True, current, share)
         if p.error:
             progress += f'<p class="rag-warn">{inert(p.error)}</p>'
         return rows, summary, progress, gr.Timer(active=busy), gr.Dropdown(choices=removable)

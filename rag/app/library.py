@@ -83,17 +83,19 @@ class Library:
         rows: list[list[str]] = []
         for f in states.values():
             if f.state != "indexed" and (not q or q in f.source.lower()):
-                rows.append([PurePosixPath(f.source).name, "", "", f.status()])
+                rows.append([PurePosixPath(f.source).name, "", f.passages(), f.status()])
         visible = [d for d in docs if d.source not in hidden]
         shown = 0
         for d in visible:
             if q and q not in d.source.lower() and q not in d.title.lower():
                 continue
+            upload = self.indexer.upload_of(d.source)
+            mine = states.get(upload.source) if upload is not None else None
+            if mine is not None and mine.state != "indexed":
+                continue  # its status row above says how far it is: not listed twice
             if shown >= MAX_ROWS:
                 break
             shown += 1
-            upload = self.indexer.upload_of(d.source)
-            mine = states.get(upload.source) if upload is not None else None
             status = "corpus"
             name = d.source
             if mine is not None:

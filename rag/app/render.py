@@ -150,12 +150,15 @@ def sources_html(answer: Answer, note: str = "") -> str:
     return "".join(parts)
 
 
-def progress_html(done: int, total: int, chunks: int, running: bool, current: str = "") -> str:
-    """Describe the background index: files done of total and chunks so far."""
+def progress_html(
+    done: int, total: int, chunks: int, running: bool, current: str = "", current_share: str = ""
+) -> str:
+    """Describe the background index: files done of total, chunks so far, the file being indexed."""
     if not running:
         return f'<p class="rag-note">Index ready: {chunks:,} passages.</p>'
-    share = f" ({100 * done // total}%)" if total else ""
+    share = f" ({100 * done // total}%)" if total and not current_share else ""  # one share shown, not two
     doing = f" · now: <code>{esc(current)}</code>" if current else ""
+    doing += f" {esc(current_share)}" if current and current_share else ""
     return (
         f'<p class="rag-warn" role="status"><b>Indexing:</b> {done:,} of {total:,} files{share}, '
         f"{chunks:,} passages so far{doing}. Answers use what is indexed so far.</p>"

@@ -47,12 +47,14 @@ class FileState:
     chunks: int = 0  # 0: not known yet (nothing of it written)
 
     def status(self) -> str:
-        """Say what is happening to the file: "indexing 40% (412 of 1,030 passages)", "skipped: why"."""
+        """Say what is happening to the file: "queued", "indexing 40%", "skipped: why"."""
         if self.state == "indexing":
-            share = 100 * self.embedded // self.chunks if self.chunks else 0
-            counts = f" ({self.embedded:,} of {self.chunks:,} passages)" if self.chunks else ""
-            return f"indexing {share}%{counts}"
+            return f"indexing {100 * self.embedded // self.chunks if self.chunks else 0}%"
         return f"{self.state}: {self.detail}" if self.detail else self.state
+
+    def passages(self) -> str:
+        """Its passages stored so far while indexing, "412 of 1,030" ("" when none is known yet)."""
+        return f"{self.embedded:,} of {self.chunks:,}" if self.state == "indexing" and self.chunks else ""
 
 
 @dataclass(frozen=True)
