@@ -42,6 +42,7 @@ from rag.features import (
     sentence_features,
 )
 from rag.retrieve import Hit
+from rag.schema import ChatInput, Turn, to_turns
 from rag.text import term_forms
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,7 +97,7 @@ def collect(
     """Index the corpus and run every row through the real chain; keep what featurising needs."""
     from rag.chain import build_chain
     from rag.evals.metrics import load_dataset
-    from rag.evals.run import corpus_hash, eval_settings
+    from rag.evals.run import _replay, corpus_hash, eval_settings
     from rag.ingest import ingest
     from rag.providers import make_embeddings
     from rag.settings import Settings
@@ -108,8 +109,12 @@ def collect(
     chain = build_chain(settings, embeddings=embeddings)
     bm25 = chain.retriever.bm25()
     out = []
+    replayed: dict[tuple[str, ...], tuple[Turn, ...]] = {(): ()}
     for n, row in enumerate(load_dataset(dataset, corpus)):
-        answer = chain.invoke({"question": row.question, "history": [list(t) for t in row.history]})
+        history = (
+            _replay(chain, row.turns, replayed) if row.turns else to_turns([list(t) for t in row.history])
+        )
+        answer = chain.invoke(ChatInput(question=row.question, history=history))
         hits, query = list(answer.passages), answer.retrieval_query
         if kind == "squad":
             group = row.evidence[0].source if row.evidence else (hits[0].source if hits else "none")
@@ -117,7 +122,9 @@ def collect(
             group = f"seed-{int(hashlib.sha256(row.id.encode()).hexdigest(), 16) % 3}"
         idf = {t: bm25.idf(t) for t in [*term_forms(query), UNSEEN_TERM]}
         gold = [(g.source, g.start, g.end) for g in row.evidence]
-        out.append(Raw(row.id, kind, group, row.question, query, row.answerable, hits, gold, idf))
+        out.append(
+            Raw(f"{dataset.stem}:{row.id}", kind, group, row.question, query, row.answerable, hits, gold, idf)
+        )
         if n % 250 == 0:
             print(f"{kind}: {n}", file=sys.stderr)
     return out, dict(chain.vectors._cache)
@@ -246,20 +253,34 @@ def main() -> None:
     """Collect, cross-validate, choose the constants and (with --write) save the coefficients."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--squad", type=Path, required=True, help="the squad2-dev-even folder")
-    ap.add_argument("--seed-dataset", type=Path, default=ROOT / "evals" / "datasets" / "seed_qa.jsonl")
+    ap.add_argument(
+        "--seed-dataset",
+        type=Path,
+        action="append",
+        help="a news dataset over --seed-corpus (repeatable; default evals/datasets/seed_qa.jsonl)",
+    )
     ap.add_argument("--seed-corpus", type=Path, default=ROOT / "seeds")
     ap.add_argument("--data-dir", type=Path, required=True, help="where the two eval indexes are built")
-    ap.add_argument("--cache", type=Path, help="pickle of the collected samples (re-used when it exists)")
+    ap.add_argument(
+        "--cache", type=Path, help="folder of collected samples, a pickle per dataset"
+    )
     ap.add_argument("--write", action="store_true", help=f"write {OUT.relative_to(ROOT)}")
     args = ap.parse_args()
-    if args.cache and args.cache.exists():
-        raws, cache = pickle.loads(args.cache.read_bytes())
-    else:
-        raws, cache = collect("seed", args.seed_dataset, args.seed_corpus, args.data_dir)
-        more, cache2 = collect("squad", args.squad / "dataset.jsonl", args.squad / "corpus", args.data_dir)
-        raws, cache = raws + more, {**cache, **cache2}
-        if args.cache:
-            args.cache.write_bytes(pickle.dumps((raws, cache)))
+    seed_sets = args.seed_dataset or [ROOT / "evals" / "datasets" / "seed_qa.jsonl"]
+    raws, cache = [], {}
+    jobs = [("seed", d, args.seed_corpus) for d in seed_sets]
+    jobs.append(("squad", args.squad / "dataset.jsonl", args.squad / "corpus"))
+    for kind, dataset, corpus in jobs:
+        key = hashlib.sha256(dataset.read_bytes()).hexdigest()[:12]
+        path = args.cache / f"{dataset.stem}-{key}.pkl" if args.cache else None
+        if path is not None and path.exists():
+            part, vecs = pickle.loads(path.read_bytes())
+        else:
+            part, vecs = collect(kind, dataset, corpus, args.data_dir)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(pickle.dumps((part, vecs)))
+        raws, cache = raws + part, {**cache, **vecs}
     from rag.embeddings import LocalEmbeddings
 
     vectors = TextVectors(LocalEmbeddings(), max_items=10**7)

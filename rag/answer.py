@@ -21,10 +21,18 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from rag.features import GATE_FEATURES, SENTENCE_FEATURES, Lexicon, gate_features, sentence_features
+from rag.conversation import content_words
+from rag.features import (
+    GATE_FEATURES,
+    SENTENCE_FEATURES,
+    Lexicon,
+    gate_features,
+    neighbours,
+    sentence_features,
+)
 from rag.retrieve import Hit
 from rag.schema import Citation
-from rag.text import cosine_rows, quotable, sentence_spans
+from rag.text import content_terms, cosine_rows, offers, question_type, quotable, sentence_spans, words
 
 # Weight of meaning (embedding cosine) against wording (shared content terms) in the LLM path's
 # support score (rag.checking).
@@ -34,6 +42,9 @@ MIN_SENTENCE_WORDS = 4
 # A sentence offering what the question asks for leads when it scores this share of the best one.
 LEAD_RATIO = 0.2
 MODEL_FILE = "answerer.json"
+# A follow-up's sentences that lack what it asks for keep this share of their score.
+FOCUS_PENALTY = 0.5
+ANSWER_KINDS = ("name", "date", "number", "place")
 
 
 @dataclass(frozen=True)
@@ -151,13 +162,16 @@ def score_evidence(
     embeddings: Embeddings | TextVectors,
     idf: Lexicon | Callable[[str], float] | None = None,
     *,
+    asked: str | None = None,
     answerer: Answerer | None = None,
 ) -> Evidence:
     """Score each passage sentence for answering `question`, and the passages for answering at all.
 
     `idf` gives a stemmed term's inverse document frequency over the corpus (the BM25 index or
     its `idf` method); a word found nowhere in the corpus is left out of every word feature, so
-    it neither helps nor sinks a question.
+    it neither helps nor sinks a question. `asked` is the question as the person wrote it when
+    `question` is a follow-up combined with an earlier turn: a sentence must then also hold what
+    the follow-up itself asks for (`focus`), or the passages do not answer it.
     """
     model = answerer or load_answerer()
     cands = candidates(hits)
@@ -169,7 +183,39 @@ def score_evidence(
     scores = model.ranker.probability(feats.x, SENTENCE_FEATURES)
     gate = gate_features(feats, scores)
     answerable = float(model.gate.probability(gate[None, :], GATE_FEATURES)[0])
+    if asked is not None and asked != question:
+        covers = focus(asked, question, cands)
+        if not covers.any():
+            answerable = 0.0  # the passages are about the earlier turn, not what the follow-up asks
+        else:
+            scores = np.where(covers, scores, scores * FOCUS_PENALTY)
     return Evidence(cands, vectors[1:], scores, feats.x, feats.held, feats.weights, answerable)
+
+
+def focus(asked: str, query: str, cands: list[Candidate]) -> np.ndarray:
+    """Tell which sentences (with their neighbours) hold what a follow-up itself asks for.
+
+    A follow-up is searched with the words of the turn it refers to, which the old answer holds;
+    what it adds ("How old is he?": "old"; "What did he sign there?": "sign") must be in the
+    sentence or beside it: one of the follow-up's own content words, and the kind of answer it
+    asks for (a number, a date, a name, a place). Here a word the corpus lacks counts as missing:
+    a follow-up has few words of its own, and "What is his salary?" over documents that never
+    mention a salary asks for something they do not hold.
+    """
+    own = content_terms(" ".join(content_words(asked)))
+    kind = question_type(asked)
+    known = set(words(query))
+    prev, nxt = neighbours(cands)
+    out = np.zeros(len(cands), dtype=bool)
+    for i, c in enumerate(cands):
+        window = [c] + [cands[j] for j in (prev[i], nxt[i]) if j is not None]
+        held = set().union(*(content_terms(w.text) for w in window))
+        if own and not own & held:
+            continue
+        if kind in ANSWER_KINDS and not any(offers(w.text, known)[kind] for w in window):
+            continue
+        out[i] = True
+    return out
 
 
 class TextVectors:

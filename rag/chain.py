@@ -262,7 +262,8 @@ class RagChain(Runnable[ChainInput, Event]):
         condensed = time.perf_counter()
         hits = self.retriever.search(plan.query, k=self.top_k, mode=self.retrieval_mode)
         searched = time.perf_counter()
-        evidence = score_evidence(plan.query, hits, self.vectors, idf=self.retriever.bm25().idf)
+        asked = chat.question if plan.used_history else None
+        evidence = score_evidence(plan.query, hits, self.vectors, idf=self.retriever.bm25().idf, asked=asked)
         found = _Found(chat, plan, hits, evidence, began)
         found.timings.update(
             condense_ms=(condensed - began) * 1000,

@@ -139,7 +139,7 @@ def sentence_features(
     used = sorted({c.hit for c in cands})
     hit_terms = {h: set(profile(hits[h].text).forms) for h in used}
     hit_words = {h: set(profile(hits[h].text).words) for h in used}
-    prev, nxt = _neighbours(cands)
+    prev, nxt = neighbours(cands)
     best_score = max((h.score for h in hits), default=1.0) or 1.0
     n = len(cands)
     held = [frozenset(known & set(f)) for f in forms]
@@ -249,7 +249,7 @@ def _alignment(q_seq: list[str], q_pairs: set[tuple[str, str]], seq: list[str]) 
     return (near / len(q_pairs) if q_pairs else 0.0), best + int(held_any)
 
 
-def _neighbours(cands: Sequence[Candidate]) -> tuple[list[int | None], list[int | None]]:
+def neighbours(cands: Sequence[Candidate]) -> tuple[list[int | None], list[int | None]]:
     """Return each candidate's previous and next sentence in the same passage, if any."""
     prev: list[int | None] = [None] * len(cands)
     nxt: list[int | None] = [None] * len(cands)
