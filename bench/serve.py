@@ -38,19 +38,37 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+# On every response of `rag serve`'s start-up page (rag.app.starting.MARK), never on the chat's.
+STARTING_HEADER = "X-Rag-Starting"
+
+
 @dataclass(frozen=True)
 class Served:
-    """A running `rag serve`: its URL, process, seconds from start to the first 200, VmHWM then."""
+    """A running `rag serve`: its URL, process, seconds from start to the first 200, VmHWM at `chat_s`.
+
+    `chat_s` is when the chat page itself answered (Gradio's); `ready_s` when anything did, the
+    start-up page included (equal when the `rag serve` has none).
+    """
 
     url: str
     proc: subprocess.Popen[bytes]
     ready_s: float
     rss_at_ready_mb: float | None
+    chat_s: float = 0.0
+
+
+def _first_200(opener: urllib.request.OpenerDirector, url: str) -> tuple[bool, bool]:
+    """GET the page once: (answered 200, and by the chat rather than the start-up page)."""
+    try:
+        with opener.open(url, timeout=2) as response:
+            return response.status == 200, response.headers.get(STARTING_HEADER) is None
+    except OSError:
+        return False, False
 
 
 @contextmanager
 def serving(env: dict[str, str], extra: Sequence[str] = (), timeout: float = 120) -> Iterator[Served]:
-    """Start `rag serve` on a free port, wait for HTTP 200 on its page, stop it on leaving."""
+    """Start `rag serve` on a free port, wait until the chat page answers 200, stop it on leaving."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -60,29 +78,31 @@ def serving(env: dict[str, str], extra: Sequence[str] = (), timeout: float = 120
         proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=env)
         try:
             ready: float | None = None
-            while ready is None and time.perf_counter() - began < timeout and proc.poll() is None:
-                try:
-                    with opener.open(url, timeout=2) as response:
-                        if response.status == 200:
-                            ready = time.perf_counter() - began
-                except OSError:
+            chat: float | None = None
+            while chat is None and time.perf_counter() - began < timeout and proc.poll() is None:
+                ok, is_chat = _first_200(opener, url)
+                if ok and ready is None:
+                    ready = time.perf_counter() - began
+                if ok and is_chat:
+                    chat = time.perf_counter() - began
+                else:
                     time.sleep(0.05)
-            if ready is None:
+            if ready is None or chat is None:
                 log.seek(0)
                 tail = log.read().decode(errors="replace").strip().splitlines()[-3:]
                 why = "exited" if proc.poll() is not None else f"was not ready within {timeout:.0f} s"
                 raise BenchError(f"rag serve {why}: {' / '.join(tail) or 'no output'}")
-            yield Served(url, proc, ready, vm_hwm_mb(proc.pid))
+            yield Served(url, proc, ready, vm_hwm_mb(proc.pid), chat)  # peak RSS up to the chat page
         finally:
             _stop(proc)
 
 
 def serve_once(
     env: dict[str, str], extra: Sequence[str] = (), timeout: float = 120
-) -> tuple[float, float | None]:
-    """Start `rag serve`, wait for its page, stop it; return (ready s, peak RSS MB at that moment)."""
+) -> tuple[float, float | None, float]:
+    """Start `rag serve`, wait for its chat page, stop it; return (first 200 s, peak RSS MB then, chat s)."""
     with serving(env, extra, timeout) as served:
-        return served.ready_s, served.rss_at_ready_mb
+        return served.ready_s, served.rss_at_ready_mb, served.chat_s
 
 
 def _round(mb: float | None) -> float | None:
@@ -98,14 +118,20 @@ def measure_serve(env: dict[str, str], timeout: float = 120, runs: int = 3) -> d
         samples = [serve_once(env, (), timeout) for _ in range(runs)]
     except BenchError as e:
         return {"available": False, "reason": f"failed: {e}"}
-    ready = statistics.median(s for s, _ in samples)
+    ready = statistics.median(s for s, _, _ in samples)
     result: dict[str, Any] = {
         "available": True,
         "ready_s": round(ready, 2),
-        "ready_runs_s": [round(s, 2) for s, _ in samples],
-        "peak_rss_mb": _round(max((r for _, r in samples if r is not None), default=None)),
+        "ready_runs_s": [round(s, 2) for s, _, _ in samples],
+        "chat_ready_s": round(statistics.median(c for _, _, c in samples), 2),
+        "peak_rss_mb": _round(max((r for _, r, _ in samples if r is not None), default=None)),
     }
     limit = "start-up (imports incl. gradio, model load, opening the index) and the page's first render"
+    if result["chat_ready_s"] > ready:
+        limit = (
+            "the start-up page (bound before gradio imports); the chat page itself follows at "
+            f"{result['chat_ready_s']:.2f} s: imports incl. gradio, model load, opening the index"
+        )
     if "--no-ingest" in helped.stdout:
         bare = statistics.median(serve_once(env, ["--no-ingest"], timeout)[0] for _ in range(runs))
         result["no_ingest_ready_s"] = round(bare, 2)
@@ -129,8 +155,9 @@ def measure_serve_during_index(
             result.update(
                 available=True,
                 ready_s=round(served.ready_s, 2),
+                chat_ready_s=round(served.chat_s, 2),
                 rss_at_ready_mb=_round(served.rss_at_ready_mb),
-                indexing_at_ready=index_s is None or served.ready_s < index_s,
+                indexing_at_ready=index_s is None or served.chat_s < index_s,
             )
     except BenchError as e:
         result.update(available=False, reason=str(e), timed_out="not ready within" in str(e))
@@ -141,7 +168,8 @@ def measure_serve_during_index(
                 "serves; the serve-at-once feature (#15) is not in this tree"
             )
     result["limited_by"] = (
-        f"start-up while the first index of {files:,} files runs on the same 2 cores"
+        f"start-up while the first index of {files:,} files runs on the same 2 cores "
+        f"(the chat page itself at {result['chat_ready_s']:.2f} s)"
         if result.get("available")
         else result["reason"]
     )

@@ -178,7 +178,7 @@ def _print_answer(answer: Answer, mode_note: str) -> None:
     if answer.citations:
         out.print("\n[bold]Sources[/]")
     for c in answer.citations:
-        page = f", page {c.page}" if c.page is not None else ""
+        page = f", {escape(c.page_label or f'page {c.page}')}" if c.page is not None else ""
         out.print(
             f"[bold][{c.n}][/] {escape(c.title)} [dim]({escape(c.source)}{page}, chars {c.start}–{c.end})[/]",
             highlight=False,
@@ -243,6 +243,7 @@ def serve(
     import importlib
     import threading
 
+    from rag.app.starting import StartupPage
     from rag.chain import build_chain
     from rag.providers import make_embeddings
     from rag.store import Store
@@ -260,6 +261,7 @@ def serve(
         ui.start()
         if not no_ingest and not settings.corpus_dir.is_dir():
             raise RagError(f"the corpus folder {settings.corpus_dir} does not exist: set RAG_CORPUS_DIR")
+        starting = StartupPage(host, port)  # HTTP answers now: a page that reloads once the chat is up
         embeddings = make_embeddings(settings)
         Store.open(settings, create=True)  # a fresh data dir serves at once: an empty index to fill
         chain = build_chain(settings, embeddings=embeddings)
@@ -269,6 +271,7 @@ def serve(
 
         indexer = Indexer(settings, embeddings)
         demo = build_app(chain, settings, per_user=credentials is not None, indexer=indexer)
+        starting.close()  # Gradio binds the port next
         url = launch(demo, host=host, port=port, auth=credentials, max_file_mb=settings.max_file_mb)
         out.print(f"Chat on {url}  (answered by {chain.mode}; Ctrl-C stops)", highlight=False)
         out.file.flush()  # the URL must show now, even when stdout is a pipe

@@ -309,3 +309,28 @@ def test_the_upload_route_has_a_size_limit(serve: Serve) -> None:
 
     assert post(1_000) == 200
     assert post(200_000) == 413
+
+
+def test_the_start_up_page_answers_at_once_then_frees_the_port_for_the_chat() -> None:
+    import socket
+    import urllib.error
+    import urllib.request
+
+    from rag.app.starting import MARK, StartupPage
+    from rag.errors import ConfigError
+
+    port = free_port()
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with StartupPage("127.0.0.1", port):
+        with opener.open(f"http://127.0.0.1:{port}/", timeout=5) as r:
+            page = r.read().decode()
+            assert r.status == 200 and r.headers.get(MARK) == "1"
+        assert 'id="rag-starting"' in page and "location.reload()" in page
+        with pytest.raises(urllib.error.HTTPError) as e:  # the chat's routes are not there yet
+            opener.open(f"http://127.0.0.1:{port}/config", timeout=5)
+        assert e.value.code == 503 and e.value.headers.get(MARK) == "1"
+        with pytest.raises(ConfigError, match=f"cannot serve on 127.0.0.1:{port}"):
+            StartupPage("127.0.0.1", port)  # the port is taken: one line, as launch says it
+    with socket.socket() as s:  # closed: the chat can bind the same port
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
