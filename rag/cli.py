@@ -178,7 +178,7 @@ def _print_answer(answer: Answer, mode_note: str) -> None:
     if answer.citations:
         out.print("\n[bold]Sources[/]")
     for c in answer.citations:
-        page = f", page {c.page}" if c.page is not None else ""
+        page = f", {escape(c.page_label or f'page {c.page}')}" if c.page is not None else ""
         out.print(
             f"[bold][{c.n}][/] {escape(c.title)} [dim]({escape(c.source)}{page}, chars {c.start}–{c.end})[/]",
             highlight=False,

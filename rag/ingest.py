@@ -30,7 +30,7 @@ from rag.writer import Writer
 
 __all__ = ["IngestProgress", "IngestReport", "RemoveReport", "ingest", "ingest_lock", "remove", "source_of"]
 
-CHUNKER_VERSION = 2  # 2: Markdown split at headings, hard-wrapped text joined (indexes re-chunk once)
+CHUNKER_VERSION = 3  # 2: Markdown split at headings, hard-wrapped text joined; 3: page labels (sheet names)
 KEPT = "nothing removed: its {n} indexed documents are kept (`rag remove {path}` drops them)"
 
 
@@ -92,6 +92,8 @@ def _metadata(chunk: Chunk, sha256: str, n_chunks: int, chunker: str) -> dict[st
         meta["page"] = chunk.page
     if chunk.section:  # heading path, slide title or sheet name
         meta["section"] = chunk.section
+    if chunk.page_label:  # what a citation calls the page: "slide 2", "sheet Staff"
+        meta["page_label"] = chunk.page_label
     return meta
 
 

@@ -33,6 +33,7 @@ def _hit(rank: int, record: Record, score: float) -> Hit:
         end=int(meta.get("end", 0)),
         score=float(score),
         text=record.text,
+        page_label=str(meta["page_label"]) if meta.get("page_label") else None,  # older indexes: none
     )
 
 

@@ -6,7 +6,7 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rag.errors import QuestionError
 
@@ -116,6 +116,10 @@ class Passage(BaseModel):
     end: int = Field(description="End of the chunk in the source text (characters, exclusive).")
     score: float
     text: str
+    page_label: str | None = Field(
+        default=None,
+        description='What citations call the page: "page 3", "slide 2", "sheet Staff"; None if unpaged.',
+    )
 
     def to_json(self) -> dict[str, Any]:
         """Return the documented JSON shape of `rag search --json`."""
@@ -139,11 +143,17 @@ class Citation(BaseModel):
     n: int = Field(description="The number of the [n] markers that cite it.")
     source: str = Field(description="File path relative to the corpus folder.")
     title: str
-    page: int | None = Field(description="1-based page for PDFs, else None.")
+    page: int | None = Field(description="1-based page (PDF), slide or sheet; None for unpaged text.")
     start: int = Field(description="Start of the quote in the source text (characters).")
     end: int = Field(description="End of the quote in the source text (characters, exclusive).")
     quote: str = Field(description="The quoted words, exactly as in the source.")
     score: float = Field(description="How well the quote supports what cites it (0..1).")
+    page_label: str | None = Field(
+        default=None,
+        description='The page as a reader names it: "page 3", "slide 2", "sheet Staff". Left out of the '
+        "JSON when None (unpaged text, or an index made before labels).",
+        exclude_if=lambda label: label is None,
+    )
 
 
 class Answer(BaseModel):
@@ -168,6 +178,16 @@ class Answer(BaseModel):
     passages: list[Passage] = Field(
         default_factory=list, exclude=True, description="The retrieved passages the answer was built from."
     )
+
+    @model_validator(mode="after")
+    def _label_pages(self) -> Answer:
+        """Name each citation's page as the passage it quotes does, when whoever cited left it out."""
+        for i, c in enumerate(self.citations):
+            if c.page_label is None and c.page is not None:
+                passage = self.passage_of(c)
+                if passage is not None and passage.page_label:
+                    self.citations[i] = c.model_copy(update={"page_label": passage.page_label})
+        return self
 
     def passage_of(self, citation: Citation) -> Passage | None:
         """Return the retrieved passage a citation quotes from, if it is among `passages`."""

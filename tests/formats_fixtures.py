@@ -14,6 +14,7 @@ PPTX_ROW_CELLS = ["engineer", "2"]
 PPTX_ROW = "role: engineer; hires: 2."
 PPTX_NOTE = "Mention that the new Tromsø office opened in August with nine staff."
 XLSX_ROW = "station: Bergen; annual rainfall (mm): 2250; wettest month: October."
+XLSX_OSLO = "station: Oslo; annual rainfall (mm): 763; wettest month: August."
 XLSX_STAFF = "name: Ingrid Dahl; role: hydrologist; started: 2021-03-01."
 CSV_ROW = "city: Trondheim; population: 212000; country: Norway."
 TSV_ROW = "train: Nightliner 41; departs: 23:05; platform: 4."

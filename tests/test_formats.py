@@ -18,10 +18,12 @@ from typer.testing import CliRunner
 
 from bench.formats import pdf_bytes, text_op
 from rag import Settings, build_chain, ingest
+from rag.app.render import sources_html
 from rag.cli import app
 from rag.documents import PAGE_BREAK, DocumentError, SourceDocument, load_document, load_text, split_document
 from rag.documents.pdf import OCR_HINT
 from rag.embeddings import LocalEmbeddings
+from rag.schema import Answer, Citation, Passage
 from tests import formats_fixtures as fx
 
 needs_tesseract = pytest.mark.skipif(
@@ -89,6 +91,7 @@ def test_pptx_slides_are_pages_title_body_then_notes(tmp_path: Path) -> None:
     chunks = _check(path, doc)
     assert {(c.page, c.section) for c in chunks if fx.PPTX_NOTE in c.text} == {(1, "Quarterly results")}
     assert {c.page for c in chunks if "Budget approval" in c.text} == {2}
+    assert {c.page_label for c in chunks if "Budget approval" in c.text} == {"slide 2"}
     assert _line_of(doc.text[slice(*doc.pages[1])], "hires") == fx.PPTX_ROW  # a table on a slide
 
 
@@ -100,7 +103,7 @@ def test_xlsx_sheets_are_pages_and_rows_name_their_columns(tmp_path: Path) -> No
     rain, staff = (doc.text[slice(*p)] for p in doc.pages)
     assert rain.splitlines() == [
         fx.XLSX_ROW,
-        "station: Oslo; annual rainfall (mm): 763; wettest month: August.",
+        fx.XLSX_OSLO,
     ]
     assert staff.splitlines() == [
         fx.XLSX_STAFF,
@@ -109,6 +112,8 @@ def test_xlsx_sheets_are_pages_and_rows_name_their_columns(tmp_path: Path) -> No
     chunks = _check(path, doc)
     assert {(c.page, c.section) for c in chunks if "Bergen" in c.text} == {(1, "Rainfall")}
     assert {(c.page, c.section) for c in chunks if "Ingrid" in c.text} == {(2, "Staff")}
+    assert doc.page_labels == ("sheet Rainfall", "sheet Staff")
+    assert {c.page_label for c in chunks if "Ingrid" in c.text} == {"sheet Staff"}  # what citations say
 
 
 def test_a_big_sheet_chunks_by_whole_rows(tmp_path: Path) -> None:
@@ -200,6 +205,8 @@ def test_pdf_wrapped_lines_join_into_sentences_and_tables_become_rows(tmp_path: 
     chunks = _check(path, doc, size=30)
     assert {c.page for c in chunks if fx.PDF_ROW in c.text} == {1}
     assert {c.page for c in chunks if "single vote" in c.text} == {2}
+    assert doc.page_labels == ("page 1", "page 2")
+    assert {c.page_label for c in chunks if "single vote" in c.text} == {"page 2"}
 
 
 @needs_tesseract
@@ -380,6 +387,48 @@ def test_a_question_about_each_format_cites_a_whole_sentence_or_row(
         assert load_text(files[kind].parent / c.source)[c.start : c.end] == c.quote
     c = next(c for c in cited if c.quote == quote)
     assert text[c.start : c.end] == quote
+
+
+@pytest.mark.parametrize(
+    ("question", "quote", "sheet"),
+    [
+        ("When did Ingrid Dahl start?", fx.XLSX_STAFF, "sheet Staff"),
+        ("What is the annual rainfall in Oslo?", fx.XLSX_OSLO, "sheet Rainfall"),
+    ],
+)
+def test_a_citation_of_a_workbook_names_its_sheet(
+    everything, embeddings: LocalEmbeddings, question: str, quote: str, sheet: str
+) -> None:
+    settings, files, _ = everything
+    answer = build_chain(settings, embeddings=embeddings).invoke({"question": question})
+    cited = [c for c in answer.citations if c.quote == quote]
+    assert cited, [(c.source, c.quote) for c in answer.citations]
+    assert [(c.source, c.page_label) for c in cited] == [("stations.xlsx", sheet)]
+    assert answer.model_dump(mode="json")["citations"][0]["page_label"] == sheet  # `rag ask --json`
+    card = sources_html(answer)
+    assert f"<code>stations.xlsx</code> · {sheet} · characters" in card
+    assert " · page " not in card
+    result = CliRunner().invoke(
+        app, ["ask", question, "--corpus", str(settings.corpus_dir), "--data-dir", str(settings.data_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    assert re.search(rf"\(stations\.xlsx, {sheet}, chars \d+–\d+\)", result.output), result.output
+
+
+def test_a_passage_stored_without_a_label_still_cites_its_page() -> None:
+    # An index made before page labels: the citation keeps its page number and the JSON its old shape.
+    hit = Passage(
+        rank=1, id="a", source="r.pdf", title="R", page=2, start=0, end=9, score=1.0, text="A report."
+    )
+    old = Citation(n=1, source="r.pdf", title="R", page=2, start=0, end=9, quote="A report.", score=0.9)
+    answer = Answer(text="A report. [1]", citations=[old], mode="extractive", passages=[hit])
+    assert answer.citations[0].page_label is None
+    assert "page_label" not in answer.model_dump(mode="json")["citations"][0]
+    assert "<code>r.pdf</code> · page 2 · characters" in sources_html(answer)
+    labelled = Answer(
+        **{**answer.to_storage(), "passages": [hit.model_copy(update={"page_label": "page 2"})]}
+    )
+    assert labelled.citations[0].page_label == "page 2"
 
 
 def test_rag_ingest_of_every_format_prints_one_summary(tmp_path: Path) -> None:

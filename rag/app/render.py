@@ -102,7 +102,7 @@ def _card(answer: Answer, group: list[Citation], passage: Passage | None) -> str
     first = group[0]
     numbers = " ".join(str(c.n) for c in group)
     labels = " ".join(f'<span class="rag-n">[{c.n}]</span>' for c in group)
-    page = f" · page {first.page}" if first.page is not None else ""
+    page = f" · {esc(first.page_label or f'page {first.page}')}" if first.page is not None else ""
     body = (
         _highlight_many(passage, group)
         if passage

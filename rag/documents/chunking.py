@@ -69,6 +69,15 @@ def chunk_id(source: str, text: str, occurrence: int) -> str:
     return digest.hexdigest()[:32]
 
 
+def page_label(doc: SourceDocument, page: int | None) -> str:
+    """Return what a citation calls a page of `doc` ("slide 2", "sheet Staff"), "" when unpaged."""
+    if page is None:
+        return ""
+    if 0 < page <= len(doc.page_labels) and doc.page_labels[page - 1]:
+        return doc.page_labels[page - 1]
+    return f"page {page}"
+
+
 def _spans(doc: SourceDocument) -> Iterator[tuple[int, int, int | None, str]]:
     """Yield (start, end, page, section) for each page cut at its sections' edges."""
     pages = doc.pages or ((0, len(doc.text)),)
@@ -178,6 +187,7 @@ def split_document(
     chunks: list[Chunk] = []
     occurrences: dict[str, int] = {}
     for span_start, span_end, page, section in _spans(doc):
+        label = page_label(doc, page)
         for kept_start, kept_end in _kept_spans(doc.text, span_start, span_end, seen, atomic):
             for start, end in _with_atomic(
                 splitter, doc.text, kept_start, kept_end, atomic, count_tokens, chunk_size
@@ -195,6 +205,7 @@ def split_document(
                         end=end,
                         text=piece,
                         section=section,
+                        page_label=label,
                     )
                 )
     return chunks

@@ -187,6 +187,7 @@ def load_document(
         atomic=parsed.atomic,
         encoding=parsed.encoding,
         notes=parsed.notes,
+        page_labels=parsed.page_labels,
     )
 
 

@@ -143,7 +143,7 @@ def load_pdf(data: bytes) -> Parsed:
         title = str(pdf.get_metadata_dict().get("Title") or "").strip()
         for index in range(len(pdf)):
             page = pdf[index]
-            builder.new_page()
+            builder.new_page(f"page {index + 1}")
             textpage = page.get_textpage()
             lines = _lines(textpage)
             textpage.close()
