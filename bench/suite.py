@@ -144,6 +144,7 @@ def _serving(
 def run_bench(config: BenchConfig, on_stage: Callable[[str], None]) -> dict[str, Any]:
     """Run every measurement, write BENCHMARKS.md and bench.json into `config.out`, return the figures."""
     from bench import proc as bench_proc
+    from bench import workspace as bench_workspace
     from bench.latency import measure_latency
     from bench.notes import notes
     from bench.peer import build_peer
@@ -179,6 +180,7 @@ def run_bench(config: BenchConfig, on_stage: Callable[[str], None]) -> dict[str,
         processes = {"ingest": bench_proc.measure_ingest_process(env, embedding["chunks"])}
         ask = bench_proc.measure_ask(env, queries[0], config.ask_runs)
         serve, during, chat = _serving(config, work, embedding["docs_per_s"], on_stage)
+        workspace = bench_workspace.for_suite(work, embeddings, config.skip_serve, on_stage)
         processes["serve"] = {"peak_rss_mb": serve.get("peak_rss_mb")} if serve.get("available") else {}
         result: dict[str, Any] = {
             "command": config.command,
@@ -208,6 +210,7 @@ def run_bench(config: BenchConfig, on_stage: Callable[[str], None]) -> dict[str,
                 "serve_during_index": during,
             },
             "chat": chat,
+            "workspace": workspace,
             "formats": (
                 {"available": False, "reason": "skipped (--skip-formats)"}
                 if config.skip_formats

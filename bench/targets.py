@@ -58,9 +58,10 @@ def _start_up(r: dict[str, Any], add: Add) -> None:
         cold["ask"]["limited_by"],
     )
     serve = cold["serve"]
+    chat_page = f" (the chat page {fmt_s(serve['chat_ready_s'])})" if "chat_ready_s" in serve else ""
     add(
         "`rag serve` to first HTTP 200, indexed",
-        fmt_s(serve.get("ready_s")) if serve.get("available") else "not measured",
+        fmt_s(serve.get("ready_s")) + chat_page if serve.get("available") else "not measured",
         "≤ 6 s",
         _at_most(serve.get("ready_s"), 6.0),
         serve.get("limited_by") or serve.get("reason", ""),
@@ -70,6 +71,8 @@ def _start_up(r: dict[str, Any], add: Add) -> None:
     ready = during.get("ready_s")
     if during.get("available"):
         shown, met = fmt_s(ready), _at_most(ready, 6.0)
+        if "chat_ready_s" in during:  # the first 200 is the start-up page; the chat page follows
+            shown += f" (the chat page {fmt_s(during['chat_ready_s'])})"
     elif during.get("timed_out"):
         shown, met = f"> {during['timeout_s']:.0f} s", False
     else:
@@ -172,6 +175,8 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     def add(name: str, shown: str, goal: str, met: bool | None, limit: str) -> None:
         rows.append({"target": name, "value": shown, "goal": goal, "met": met, "limited_by": limit})
 
-    for section in (_index_and_answers, _start_up, _chat, _formats, _peer):
+    from bench.workspace import targets as workspace
+
+    for section in (_index_and_answers, _start_up, _chat, workspace, _formats, _peer):
         section(r, add)
     return rows

@@ -94,3 +94,39 @@ def test_an_upload_shows_indexing_n_percent_while_its_passages_are_stored(
     assert {f.source for f in indexer.files("ada")} == {source}
     store = rag.build_chain(settings, embeddings=embeddings).retriever.store
     assert store.count() == counts[0][1], seen  # only the upload was indexed: all its passages are stored
+
+
+def test_bench_workspace_pdf_and_its_budget_rows(tmp_path: Path) -> None:
+    from bench.workspace import NEEDLE, targets, upload_pdf
+    from rag.documents import load_document
+
+    data, pages = upload_pdf(0.05)
+    assert 0.05e6 <= len(data) <= 0.08e6 and pages > 2
+    (tmp_path / "audit.pdf").write_bytes(data)
+    doc = load_document(tmp_path / "audit.pdf", "audit.pdf", max_bytes=10**7)
+    assert NEEDLE in doc.text and doc.text.rstrip().endswith(NEEDLE)  # on the last page: read last
+
+    rows: list[tuple[str, str, str, bool | None, str]] = []
+    measured = {
+        "upload": {
+            "pdf_mb": 1.04,
+            "pages": 230,
+            "chunks": 699,
+            "answerable_s": 40.2,
+            "raw_embedding_s": 36.0,
+            "raw_embedding_chunks_per_s": 19.4,
+            "raw_embedding_cpu_s": 70.1,
+            "answerable_per_raw_embedding_cpu": 1.08,
+        },
+        "open": {"answers": 50, "handler_ms": 11.6, "browser_ms": 654.0},
+    }
+    targets({"workspace": {"available": True, **measured}}, lambda *row: rows.append(row))
+    assert [(r[0], r[1], r[3]) for r in rows] == [
+        ("uploaded 1.04 MB PDF to answerable", "40.2 s; 1.08× the raw model's CPU time", True),
+        ("reopen a saved conversation of 50 answers", "0.65 s", True),
+    ]
+    rows.clear()
+    targets(
+        {"workspace": {"available": False, "reason": "skipped (--skip-serve)"}}, lambda *r: rows.append(r)
+    )
+    assert [(r[1], r[3], r[4]) for r in rows] == [("not measured", None, "skipped (--skip-serve)")] * 2
