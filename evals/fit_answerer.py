@@ -47,8 +47,8 @@ from rag.text import term_forms
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "rag" / "assets" / "answerer.json"
-SEED_WEIGHT = 8.0  # the 58 seed rows against 2,828 SQuAD rows: news must count
-GATE_SEED_WEIGHT = 60.0  # the gate's news rows (10 off-corpus) against 1,529 unanswerable SQuAD rows
+SEED_WEIGHT = 8.0  # the ~190 news rows against 2,828 SQuAD rows: news must count
+GATE_SEED_WEIGHT = 20.0  # the gate's ~190 news rows (43 unanswerable) against 2,828 SQuAD rows
 C_RANKER = 1.0
 C_GATE = 0.5
 
@@ -148,11 +148,53 @@ def featurise(raws: list[Raw], vectors: TextVectors) -> list[Sample]:
     return out
 
 
-def _lr(x: np.ndarray, y: np.ndarray, w: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray, Any]:
+# The gate's evidence features may only raise P(answerable), its "missing" features only lower
+# it. SQuAD 2.0's unanswerable questions were written by copying a sentence's words and changing
+# one, so an unconstrained fit learns that a question whose words a sentence holds exactly is
+# *less* likely answerable, and refuses a user's plain question whose answer is word for word in
+# a document ("How much did revenue grow in the third quarter?"). Signs keep the gate monotone.
+_MORE = (
+    "p_best margin best_cos best_ctx_cos best_cov best_wcov best_exact best_ctx_wcov best_passage_wcov "
+    "best_type_match best_offers_name best_offers_date best_offers_number best_offers_place "
+    "best_offers_cause best_ent_cov best_ent_ctx best_ent_passage best_hit_rel best_mass best_ctx_mass "
+    "best_bigram best_run max_cos max_wcov max_ctx_wcov max_ent_ctx"
+).split()
+_LESS = (
+    "best_neg_mismatch best_missing_max best_missing_passage_max best_qual_missing min_missing_max"
+).split()
+GATE_SIGNS = np.array([1 if f in _MORE else -1 if f in _LESS else 0 for f in GATE_FEATURES])
+
+
+def _lr(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray, c: float, signs: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, Any]:
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale < 1e-9] = 1.0
-    model = LogisticRegression(C=c, max_iter=2000).fit((x - mean) / scale, y, sample_weight=w)
-    return mean, scale, model
+    z = (x - mean) / scale
+    if signs is None:
+        return mean, scale, LogisticRegression(C=c, max_iter=2000).fit(z, y, sample_weight=w)
+    return mean, scale, _signed_lr(z, y, w, c, signs)
+
+
+def _signed_lr(z: np.ndarray, y: np.ndarray, w: np.ndarray, c: float, signs: np.ndarray) -> Any:
+    """Fit sklearn's L2 logistic loss with each coefficient's sign bounded (L-BFGS-B)."""
+    from types import SimpleNamespace
+
+    from scipy.optimize import minimize
+
+    t = 2.0 * y - 1.0
+
+    def loss(b: np.ndarray) -> tuple[float, np.ndarray]:
+        m = -t * (z @ b[:-1] + b[-1])
+        lg = np.logaddexp(0.0, m)
+        g = -t * w / (1.0 + np.exp(-m))
+        grad = np.append(z.T @ g * c + b[:-1], g.sum() * c)
+        return float(0.5 * b[:-1] @ b[:-1] + c * (w * lg).sum()), grad
+
+    bounds = [(0.0, None) if v > 0 else (None, 0.0) if v < 0 else (None, None) for v in signs]
+    start = np.zeros(z.shape[1] + 1)
+    res = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=[*bounds, (None, None)])
+    return SimpleNamespace(coef_=res.x[None, :-1], intercept_=res.x[-1:])
 
 
 def _model(names: tuple[str, ...], mean: np.ndarray, scale: np.ndarray, lr: Any) -> Model:
@@ -177,7 +219,7 @@ def fit_gate(samples: list[Sample], p: dict[str, np.ndarray]) -> Model:
     x = np.stack([gate_features(s.feats, p[s.id]) for s in samples])
     y = np.array([s.answerable for s in samples], dtype=np.int64)
     w = np.array([GATE_SEED_WEIGHT if s.kind == "seed" else 1.0 for s in samples])
-    mean, scale, lr = _lr(x, y, w, C_GATE)
+    mean, scale, lr = _lr(x, y, w, C_GATE, GATE_SIGNS)
     return _model(GATE_FEATURES, mean, scale, lr)
 
 
@@ -261,9 +303,7 @@ def main() -> None:
     )
     ap.add_argument("--seed-corpus", type=Path, default=ROOT / "seeds")
     ap.add_argument("--data-dir", type=Path, required=True, help="where the two eval indexes are built")
-    ap.add_argument(
-        "--cache", type=Path, help="folder of collected samples, a pickle per dataset"
-    )
+    ap.add_argument("--cache", type=Path, help="folder of collected samples, a pickle per dataset")
     ap.add_argument("--write", action="store_true", help=f"write {OUT.relative_to(ROOT)}")
     args = ap.parse_args()
     seed_sets = args.seed_dataset or [ROOT / "evals" / "datasets" / "seed_qa.jsonl"]
@@ -319,12 +359,12 @@ def main() -> None:
                 for k in ("seed", "squad")
             }
         )
-    # The threshold: most refusals (both sets) with at most 10 % false refusals on SQuAD and 5 % on
-    # the seed rows, out of fold.
+    # The threshold: most refusals (both kinds) with at most 10 % false refusals on SQuAD and 3 % on
+    # the news rows, out of fold.
     ok = [
         r
         for r in sweep
-        if r["squad"]["false_refusal_rate"] <= 0.10 and r["seed"]["false_refusal_rate"] <= 0.05
+        if r["squad"]["false_refusal_rate"] <= 0.10 and r["seed"]["false_refusal_rate"] <= 0.03
     ]
     chosen = (
         max(ok, key=lambda r: r["squad"]["refusal_recall"] + r["seed"]["refusal_recall"]) if ok else sweep[0]
@@ -334,27 +374,16 @@ def main() -> None:
     print(json.dumps(report, indent=1))
     if args.write:
         ranker, gate = fit_ranker(samples), fit_gate(samples, p)
-        # The shipped default: the lowest threshold at which the seed set (in sample) keeps its CI
-        # floor, 6 of 10 unanswerable refused and no false refusal; else the out-of-fold choice.
-        seeds = [s for s in samples if s.kind == "seed"]
-        fitted = {
-            s.id: float(gate.probability(gate_features(s.feats, p[s.id])[None, :], GATE_FEATURES)[0])
-            for s in seeds
-        }
-        floor = [
-            t
-            for t in np.arange(0.05, 0.6, 0.05)
-            if (m := refusal_metrics(seeds, fitted, float(t)))["refusal_recall"] >= 0.6
-            and m["false_refusal_rate"] == 0
-        ]
-        default = round(float(floor[0]), 3) if floor else chosen["seed"]["threshold"]
+        # The shipped default is the out-of-fold choice: what a new corpus's questions would see.
+        default = chosen["seed"]["threshold"]
         obj = {
             "version": 1,
-            "fitted_on": "squad2-dev-even (2,828 rows) + evals/datasets/seed_qa.jsonl; evals/fit_answerer.py",
+            "fitted_on": "squad2-dev-even (2,828 rows) + "
+            + ", ".join(f"evals/datasets/{d.name}" for d in seed_sets)
+            + "; evals/fit_answerer.py",
             "refuse_below": default,
-            "refuse_below_note": "RAG_REFUSE_BELOW default: the lowest value at which the seed set keeps its "
-            f"floor (6 of 10 refused, no false refusal); {chosen['squad']['threshold']} keeps SQuAD false "
-            "refusals under 10 % out of fold (evals/README.md).",
+            "refuse_below_note": "RAG_REFUSE_BELOW default: the out-of-fold threshold with the most refusals "
+            "at no more than 3 % false refusals on the news rows and 10 % on SQuAD (evals/README.md).",
             "ranker": _dump(ranker),
             "gate": _dump(gate),
             "compose": {"second_ratio": ratio, "min_gain": gain, "max_similarity": sim},

@@ -277,7 +277,8 @@ def extract(
     """Quote the best sentence first, then at most two more that each carry a part it lacks; cite each.
 
     A further sentence must score at least `second_ratio` × the best, hold question words the
-    picked ones lack (`min_gain` of the question's IDF weight), and not be a look-alike of them. A
+    picked ones lack (more than `min_gain` of the question's IDF weight) or offer the kind of
+    answer asked (a name for who, ...), and not be a look-alike of them (the next table row). A
     passage is cited once: a sentence next to one already picked from the same passage joins its
     quote (one contiguous source span); any other sentence of that passage is left out.
     """
@@ -287,6 +288,7 @@ def extract(
     cands, scores = evidence.candidates, evidence.scores
     order = [int(i) for i in np.argsort(-scores, kind="stable")]
     sims = cosine_rows(evidence.vectors, evidence.vectors)
+    match = evidence.features[:, SENTENCE_FEATURES.index("type_match")]
     groups: list[list[int]] = [[order[0]]]
     for j in order[1:]:
         if len(groups) >= MAX_ANSWER_SENTENCES or scores[j] < model.second_ratio * scores[order[0]]:
@@ -294,8 +296,8 @@ def extract(
         picked = [i for group in groups for i in group]
         if max(float(sims[j, i]) for i in picked) > model.max_similarity:
             continue  # a look-alike says nothing new
-        if _gain(evidence, j, picked) < model.min_gain:
-            continue
+        if _gain(evidence, j, picked) <= model.min_gain and not match[j]:
+            continue  # it adds neither question words nor the kind of answer asked: a look-alike
         same = [g for g in groups if cands[g[0]].hit == cands[j].hit]
         if not same:
             groups.append([j])
@@ -303,7 +305,6 @@ def extract(
             same[0].append(j)
     # The first sentence answers: when the best one lacks what the question asks for (a cause for
     # why, a date for when, ...) and another picked one has it, that one leads.
-    match = evidence.features[:, SENTENCE_FEATURES.index("type_match")]
     if not match[groups[0][0]]:
         lead = next((j for j in order if match[j] and scores[j] >= LEAD_RATIO * scores[order[0]]), None)
         if lead is not None:

@@ -172,3 +172,15 @@ def test_the_shipped_coefficients_match_the_features(embeddings: LocalEmbeddings
     assert evidence.scores[walk_out] > float(np.median(evidence.scores))
     sentences, citations = extract(evidence, [hit])
     assert 1 <= len(citations) <= 3 and sentences[0].startswith(citations[0].quote)
+
+
+def test_the_shipped_gate_never_refuses_for_more_evidence() -> None:
+    # SQuAD 2.0's unanswerables copy a sentence's words and change one; a free fit learns "the words
+    # are all there, so refuse". The gate is fitted with signs (evals/fit_answerer.py GATE_SIGNS).
+    gate = load_answerer().gate
+    coef = dict(zip(gate.features, gate.coef, strict=True))
+    more = ("p_best", "best_cos", "best_wcov", "best_exact", "best_ctx_wcov", "best_type_match", "max_cos")
+    for name in more:
+        assert coef[name] >= 0, name
+    for name in ("best_neg_mismatch", "best_missing_max", "best_qual_missing", "min_missing_max"):
+        assert coef[name] <= 0, name
