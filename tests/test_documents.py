@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import random
@@ -393,6 +394,41 @@ def test_unreadable_paths_say_why(tmp_path: Path) -> None:
     folder.mkdir()
     with pytest.raises(DocumentError, match=r"^cannot read \(Is a directory\)$"):
         load_document(folder, "x.txt")
+
+
+@pytest.mark.parametrize("suffix", [".docx", ".pptx", ".xlsx", ".epub"])
+def test_zipped_formats_are_parsed_from_disk_with_the_same_checks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    from tests import formats_fixtures as fx
+
+    make = {".docx": fx.make_docx, ".pptx": fx.make_pptx, ".xlsx": fx.make_xlsx, ".epub": fx.make_epub}
+    path = make[suffix](tmp_path / f"file{suffix}")
+    data = path.read_bytes()
+    from_bytes = load_document(path, path.name, data=data)
+    # Read by zipfile from disk, hashed in blocks: never read whole into memory.
+    monkeypatch.setattr("rag.documents.loading.read_bytes", lambda *a, **k: pytest.fail("read whole"))
+    doc = load_document(path, path.name, max_bytes=len(data))
+    assert doc == from_bytes  # same text, pages, labels, and sha256 of the bytes
+    assert doc.sha256 == hashlib.sha256(data).hexdigest()
+    with pytest.raises(DocumentError, match=r"^0\.0 MB is over the 0\.0001 MB limit \(RAG_MAX_FILE_MB\)$"):
+        load_document(path, path.name, max_bytes=100)
+    empty = tmp_path / f"empty{suffix}"
+    empty.write_bytes(b"")
+    with pytest.raises(DocumentError, match=r"^empty file$"):
+        load_document(empty, empty.name)
+    gone = tmp_path / f"gone{suffix}"
+    gone.symlink_to(tmp_path / "nowhere")
+    with pytest.raises(DocumentError, match=r"^cannot read \(No such file or directory\)$"):
+        load_document(gone, gone.name)
+    fifo = tmp_path / f"pipe{suffix}"
+    os.mkfifo(fifo)
+    with pytest.raises(DocumentError, match=r"^not a regular file \(a named pipe\)$"):
+        load_document(fifo, fifo.name)
+    maps = tmp_path / f"maps{suffix}"
+    maps.symlink_to("/proc/self/maps")  # size 0 by stat: only the reading stops it
+    with pytest.raises(DocumentError, match=r"^longer than the 0\.0001 MB limit"):
+        load_document(maps, maps.name, max_bytes=100)
 
 
 def test_markdown_title_drops_heading_marks(tmp_path: Path) -> None:

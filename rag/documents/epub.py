@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import zipfile
+from pathlib import Path
 from typing import Any
 
 from rag.documents.html import html_blocks
-from rag.documents.model import DocumentError, Parsed, TextBuilder
+from rag.documents.model import DocumentError, Parsed, TextBuilder, archive
 from rag.documents.plain import decode
 
 
@@ -23,13 +23,13 @@ def _toc_titles(toc: Any, out: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def load_epub(data: bytes) -> Parsed:
+def load_epub(data: bytes | Path) -> Parsed:
     """Read an .epub's chapters in reading order; a chapter's title comes from the TOC or its heading."""
     import ebooklib
     from ebooklib import epub
 
     try:
-        book = epub.read_epub(io.BytesIO(data), options={"ignore_ncx": False})
+        book = epub.read_epub(archive(data), options={"ignore_ncx": False})
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, epub.EpubException) as e:
         raise DocumentError(f"unreadable e-book ({type(e).__name__}: {str(e)[:80]})") from None
     titles = _toc_titles(book.toc, {})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import stat
@@ -47,8 +48,9 @@ def _html(data: bytes) -> Parsed:
     text, encoding = decode(data)
     paragraphs, title, _ = html_blocks(text)
     builder = TextBuilder()
-    for paragraph in paragraphs:
-        builder.block(paragraph)
+    paragraphs.reverse()
+    while paragraphs:  # each paragraph freed once in the builder's buffer: the text is not held twice
+        builder.block(paragraphs.pop())
     parsed = builder.build(title=title)
     return Parsed(text=parsed.text, title=title, encoding=encoding)
 
@@ -59,19 +61,19 @@ def _pdf(data: bytes) -> Parsed:
     return load_pdf(data)
 
 
-def _docx(data: bytes) -> Parsed:
+def _docx(data: bytes | Path) -> Parsed:
     from rag.documents.office import load_docx
 
     return load_docx(data)
 
 
-def _pptx(data: bytes) -> Parsed:
+def _pptx(data: bytes | Path) -> Parsed:
     from rag.documents.office import load_pptx
 
     return load_pptx(data)
 
 
-def _xlsx(data: bytes) -> Parsed:
+def _xlsx(data: bytes | Path) -> Parsed:
     from rag.documents.sheets import load_xlsx
 
     return load_xlsx(data)
@@ -89,7 +91,7 @@ def _tsv(data: bytes) -> Parsed:
     return load_delimited(data, "\t")
 
 
-def _epub(data: bytes) -> Parsed:
+def _epub(data: bytes | Path) -> Parsed:
     from rag.documents.epub import load_epub
 
     return load_epub(data)
@@ -109,6 +111,15 @@ _LOADERS: dict[str, Callable[[bytes], Parsed]] = {
     ".tsv": _tsv,
     ".epub": _epub,
 }
+# Office files and e-books are zip archives, which zipfile reads member by member from disk: hashing
+# such a file in blocks instead of reading it whole keeps its bytes out of memory while it is parsed
+# (they were 1× of the ~10× of its size that parsing may take).
+_ZIPPED: dict[str, Callable[[bytes | Path], Parsed]] = {
+    ".docx": _docx,
+    ".pptx": _pptx,
+    ".xlsx": _xlsx,
+    ".epub": _epub,
+}
 _KINDS = (
     (stat.S_ISFIFO, "a named pipe"),
     (stat.S_ISCHR, "a character device"),
@@ -122,24 +133,60 @@ def _too_big(max_bytes: int, size: int | None = None) -> DocumentError:
     return DocumentError(f"{got} the {max_bytes / 1e6:g} MB limit (RAG_MAX_FILE_MB)")
 
 
+def _check_file(path: Path, max_bytes: int | None) -> None:
+    """Refuse what is not a regular file, or is over the limit by its size; OSError if it can't be seen."""
+    info = path.stat()
+    if stat.S_ISDIR(info.st_mode):
+        raise DocumentError("cannot read (Is a directory)")
+    for test, kind in _KINDS:
+        if test(info.st_mode):  # reading one could block or never end (a link to /dev/zero)
+            raise DocumentError(f"not a regular file ({kind})")
+    if max_bytes is not None and info.st_size > max_bytes:
+        raise _too_big(max_bytes, info.st_size)
+
+
+def _cannot_read(e: OSError) -> DocumentError:
+    return DocumentError(f"cannot read ({e.strerror or type(e).__name__})")
+
+
 def read_bytes(path: Path, max_bytes: int | None = None) -> bytes:
     """Read a regular file's bytes, at most `max_bytes` of them (a file that grows is caught too)."""
     try:
-        info = path.stat()
-        if stat.S_ISDIR(info.st_mode):
-            raise DocumentError("cannot read (Is a directory)")
-        for test, kind in _KINDS:
-            if test(info.st_mode):  # reading one could block or never end (a link to /dev/zero)
-                raise DocumentError(f"not a regular file ({kind})")
-        if max_bytes is not None and info.st_size > max_bytes:
-            raise _too_big(max_bytes, info.st_size)
+        _check_file(path, max_bytes)
         with path.open("rb") as f:
             data = f.read(-1 if max_bytes is None else max_bytes + 1)
     except OSError as e:
-        raise DocumentError(f"cannot read ({e.strerror or type(e).__name__})") from None
+        raise _cannot_read(e) from None
     if max_bytes is not None and len(data) > max_bytes:
         raise _too_big(max_bytes)
     return data
+
+
+def _hash_file(path: Path, max_bytes: int | None) -> tuple[str, int]:
+    """Return a regular file's sha256 and size, read in blocks with the limit enforced as it reads."""
+    digest, size = hashlib.sha256(), 0
+    try:
+        _check_file(path, max_bytes)
+        with path.open("rb") as f:
+            while block := f.read(1 << 20):
+                size += len(block)
+                if max_bytes is not None and size > max_bytes:
+                    raise _too_big(max_bytes)
+                digest.update(block)
+    except OSError as e:
+        raise _cannot_read(e) from None
+    return digest.hexdigest(), size
+
+
+def _parse(suffix: str, load: Callable[[], Parsed]) -> Parsed:
+    """Run a format's loader; any failure of the third-party parser underneath is one line."""
+    try:
+        return load()
+    except DocumentError:
+        raise
+    except Exception as e:  # noqa: BLE001 - third-party parsers of untrusted files: any failure is one line
+        kind = suffix.lstrip(".").upper() or "text"
+        raise DocumentError(f"unreadable {kind} file ({type(e).__name__}: {str(e)[:80]})") from None
 
 
 def _first_line_title(text: str) -> str:
@@ -156,20 +203,21 @@ def load_document(
     path: Path, source: str, data: bytes | None = None, *, max_bytes: int | None = None
 ) -> SourceDocument:
     """Read one file into a `SourceDocument`; raise `DocumentError` with the reason it can't be."""
-    if data is None:
-        data = read_bytes(path, max_bytes)
-    elif max_bytes is not None and len(data) > max_bytes:
-        raise _too_big(max_bytes, len(data))
-    if not data.strip():
-        raise DocumentError("empty file")
     suffix = path.suffix.lower()
-    try:
-        parsed = _LOADERS.get(suffix, _text)(data)
-    except DocumentError:
-        raise
-    except Exception as e:  # noqa: BLE001 - third-party parsers of untrusted files: any failure is one line
-        kind = suffix.lstrip(".").upper() or "text"
-        raise DocumentError(f"unreadable {kind} file ({type(e).__name__}: {str(e)[:80]})") from None
+    if data is None and suffix in _ZIPPED:
+        sha256, size = _hash_file(path, max_bytes)
+        if size == 0:
+            raise DocumentError("empty file")
+        parsed = _parse(suffix, lambda: _ZIPPED[suffix](path))
+    else:
+        if data is None:
+            data = read_bytes(path, max_bytes)
+        elif max_bytes is not None and len(data) > max_bytes:
+            raise _too_big(max_bytes, len(data))
+        if not data.strip():
+            raise DocumentError("empty file")
+        sha256 = hashlib.sha256(data).hexdigest()
+        parsed = _parse(suffix, functools.partial(_LOADERS.get(suffix, _text), data))
     if not parsed.text.strip():
         if parsed.notes:
             raise DocumentError(f"no text layer (scanned PDF?): {parsed.notes[0].split(': ', 1)[-1]}")
@@ -181,7 +229,7 @@ def load_document(
         text=parsed.text,
         # A spreadsheet's first line is a row, not a title: its file name says more.
         title=parsed.title or (path.stem if suffix in _TABLES else _first_line_title(parsed.text)),
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=sha256,
         pages=parsed.pages,
         sections=parsed.sections,
         atomic=parsed.atomic,

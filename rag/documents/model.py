@@ -5,12 +5,19 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
 
 PAGE_BREAK = "\f"
 
 
 class DocumentError(Exception):
     """A file that cannot be indexed; the message says why in a few words."""
+
+
+def archive(data: bytes | Path) -> IO[bytes] | str:
+    """Return what a zip-based parser opens: the file by name (read from disk as needed), or bytes."""
+    return io.BytesIO(data) if isinstance(data, bytes) else str(data)
 
 
 @dataclass(frozen=True)

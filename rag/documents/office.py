@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import re
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from rag.documents.model import DocumentError, Parsed, TextBuilder
+from rag.documents.model import DocumentError, Parsed, TextBuilder, archive
 from rag.documents.table import row_lines
 
 _HEADING_STYLE = re.compile(r"(?:heading|überschrift|titre)\s*(\d)", re.IGNORECASE)
@@ -121,7 +121,7 @@ def _body_blocks(stream: Any) -> Iterator[Any]:
     parser.close()
 
 
-def load_docx(data: bytes) -> Parsed:
+def load_docx(data: bytes | Path) -> Parsed:
     """Read a .docx: its body's paragraphs and tables in order; headings open sections."""
     from docx.table import Table
     from docx.text.paragraph import Paragraph
@@ -131,7 +131,7 @@ def load_docx(data: bytes) -> Parsed:
     path: list[tuple[int, str]] = []
     title = ""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as book:
+        with zipfile.ZipFile(archive(data)) as book:
             main = _main_part(book)
             styles = _styles(book, main.rsplit("/", 1)[0] + "/" if "/" in main else "")
             with contextlib.suppress(KeyError, etree.XMLSyntaxError):
@@ -176,12 +176,12 @@ def _shape_blocks(shape: Any) -> list[str]:
     return []
 
 
-def load_pptx(data: bytes) -> Parsed:
+def load_pptx(data: bytes | Path) -> Parsed:
     """Read a .pptx slide by slide (each a page): title, then body text, then the speaker notes."""
     import pptx
 
     try:
-        deck = pptx.Presentation(io.BytesIO(data))
+        deck = pptx.Presentation(archive(data))
     except _OPEN_ERRORS as e:
         raise _unreadable("PowerPoint file", e) from None
     builder = TextBuilder(paged=True)

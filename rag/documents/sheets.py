@@ -7,8 +7,9 @@ import csv
 import gc
 import io
 import zipfile
+from pathlib import Path
 
-from rag.documents.model import DocumentError, Parsed, TextBuilder
+from rag.documents.model import DocumentError, Parsed, TextBuilder, archive
 from rag.documents.plain import decode
 from rag.documents.table import iter_row_lines
 
@@ -17,14 +18,14 @@ from rag.documents.table import iter_row_lines
 _COLLECT_ABOVE = 4_000_000
 
 
-def load_xlsx(data: bytes) -> Parsed:
+def load_xlsx(data: bytes | Path) -> Parsed:
     """Read every worksheet of an .xlsx, streaming rows (openpyxl's read-only mode) into the text."""
     import openpyxl
 
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        with zipfile.ZipFile(archive(data)) as book:
+            unpacked = sum(info.file_size for info in book.infolist())
+        book = openpyxl.load_workbook(archive(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as e:
         raise DocumentError(f"unreadable Excel file ({type(e).__name__}: {str(e)[:80]})") from None
     if unpacked > _COLLECT_ABOVE:
