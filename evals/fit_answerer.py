@@ -402,8 +402,8 @@ def main() -> None:
         if args.keep_ranker:
             obj["ranker_note"] = (
                 "the ranker and composition of the previous fit (squad2-dev-even + seed_qa.jsonl, seed rows "
-                "8x), kept with --keep-ranker: refitted on the 192 news rows it lost out-of-fold citation "
-                "precision (0.752 vs 0.774) and put Manning's sentence before the KCNA statement's words"
+                "8x), kept with --keep-ranker: refitted on the 192 news rows it passed no more rows and put "
+                "Manning's sentence before the KCNA statement's words in the must-show conversation"
             )
         OUT.write_text(json.dumps(obj, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {OUT}", file=sys.stderr)
