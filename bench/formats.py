@@ -205,8 +205,8 @@ def big_docx(path: Path, paragraphs: int = 5_000) -> Path:
 def prose_docx(path: Path, corpus_dir: Path, paragraphs: int = 5_000) -> Path:
     """A Word file of real prose: each text file of `corpus_dir` a heading and its paragraphs.
 
-    `big_docx` draws from 30 words, so deflate packs its text ~9:1 and the text is ~5× the file;
-    prose packs ~3:1, closer to what "× the file size" means for ordinary documents.
+    `big_docx` draws from 30 words, so deflate packs its body 6.5:1 and its text is ~5× the file;
+    prose packs 3:1 (text ~2.7× the file), closer to what "× the file size" means for real documents.
     """
     import docx
 
