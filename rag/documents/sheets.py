@@ -23,8 +23,8 @@ def load_xlsx(data: bytes | Path) -> Parsed:
     import openpyxl
 
     try:
-        with zipfile.ZipFile(archive(data)) as book:
-            unpacked = sum(info.file_size for info in book.infolist())
+        with zipfile.ZipFile(archive(data)) as zipped:
+            unpacked = sum(info.file_size for info in zipped.infolist())
         book = openpyxl.load_workbook(archive(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as e:
         raise DocumentError(f"unreadable Excel file ({type(e).__name__}: {str(e)[:80]})") from None
