@@ -429,6 +429,19 @@ def test_zipped_formats_are_parsed_from_disk_with_the_same_checks(
     maps.symlink_to("/proc/self/maps")  # size 0 by stat: only the reading stops it
     with pytest.raises(DocumentError, match=r"^longer than the 0\.0001 MB limit"):
         load_document(maps, maps.name, max_bytes=100)
+    # Written to between hashing and parsing: not indexed under the other version's hash.
+    from rag.documents import loading
+
+    real = loading._ZIPPED[suffix]
+
+    def appending(source: Path | bytes) -> object:
+        with path.open("ab") as f:
+            f.write(b"\0" * 10)
+        return real(source)
+
+    monkeypatch.setitem(loading._ZIPPED, suffix, appending)
+    with pytest.raises(DocumentError, match=r"^changed while it was being read$"):
+        load_document(path, path.name)
 
 
 def test_markdown_title_drops_heading_marks(tmp_path: Path) -> None:

@@ -209,6 +209,12 @@ def load_document(
         if size == 0:
             raise DocumentError("empty file")
         parsed = _parse(suffix, lambda: _ZIPPED[suffix](path))
+        try:
+            grew = path.stat().st_size != size
+        except OSError as e:
+            raise _cannot_read(e) from None
+        if grew:  # what was parsed is not what was hashed (and may be past the limit): next time
+            raise DocumentError("changed while it was being read")
     else:
         if data is None:
             data = read_bytes(path, max_bytes)
