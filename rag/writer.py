@@ -19,7 +19,11 @@ FLUSH_CHUNKS = 256  # chunks embedded per store write: big enough to batch well,
 
 @runtime_checkable
 class FileProgress(Protocol):
-    """An ingest progress that also wants each file's share embedded (the page's "indexing n%")."""
+    """An ingest progress that also wants each file's share stored (the page's "indexing n%").
+
+    Called with `chunks=0` when a file's first new chunk is queued (its total is known then), then
+    with the chunks of it each store write took.
+    """
 
     def file_embedded(self, source: str, chunks: int, total: int) -> None: ...
 
@@ -43,8 +47,12 @@ class Writer:
         self.batch = _Batch()
         self.embedded = self.removed = 0
         self.changed = False
+        self._source: object = None  # the file whose chunks are being added
 
     def add(self, chunk: Chunk, meta: dict[str, Any]) -> None:
+        if meta["source"] != self._source and isinstance(self.progress, FileProgress):
+            self.progress.file_embedded(str(meta["source"]), 0, int(meta["n_chunks"]))
+        self._source = meta["source"]
         self.batch.ids.append(chunk.id)
         self.batch.texts.append(chunk.text)
         self.batch.metas.append(meta)

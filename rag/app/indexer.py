@@ -2,8 +2,9 @@
 
 Uploads live in a managed root, `<data dir>/uploads/<owner>/<name>`, so two users' files (or an upload
 and a corpus file of the same name) never share a source id. The page reads `status()` to show live
-progress and per-file states (queued / indexing n% / indexed / skipped: reason); the share of an
-upload's passages embedded so far comes from ingest's progress, one store write at a time.
+progress and per-file states (queued / indexing n% / indexed / skipped: reason); an upload's share
+comes from ingest's progress (its total once read, each store write) and the model's count of texts
+embedded between writes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from langchain_core.embeddings import Embeddings
 
 from rag.app.uploads import FileState, Progress, safe_name, same_upload, uploads_root
+from rag.app.watch import CountingEmbeddings
 from rag.documents import SUPPORTED
 from rag.errors import RagError
 from rag.ingest import ingest, remove
@@ -162,18 +164,30 @@ class Indexer:
             finally:
                 self._jobs.task_done()
 
-    def _embedded(self, rel: str, chunks: int, total: int) -> None:
-        """Count an upload's passages just stored (ingest's `file_embedded`)."""
+    def _stored(self, rel: str, chunks: int, total: int) -> None:
+        """Count an upload's passages just stored (ingest's `file_embedded`; 0 when it is first read)."""
         with self._lock:
             f = self._files.get(rel)
             if f is not None and f.state == "indexing":
-                self._files[rel] = replace(f, embedded=min(f.embedded + chunks, total), chunks=total)
+                stored = min(f.stored + chunks, total)
+                self._files[rel] = replace(f, stored=stored, embedded=max(f.embedded, stored), chunks=total)
+
+    def _counted(self, order: Sequence[str], n: int) -> None:
+        """Count `n` passages just embedded: the uploads' in the order ingest read them."""
+        with self._lock:
+            for rel in order:
+                f = self._files.get(rel)
+                if n <= 0 or f is None or f.state != "indexing" or f.embedded >= f.chunks:
+                    continue
+                take = min(n, f.chunks - f.embedded)
+                self._files[rel], n = replace(f, embedded=f.embedded + take), n - take
 
     def _ingest(self, paths: Sequence[Path] | None, uploads: Sequence[str] = ()) -> object:
         progress = _Listener(self, uploads)
+        embeddings = CountingEmbeddings(self.embeddings, progress.texts_embedded)
         for attempt in range(30):  # a `rag ingest` in another process holds the lock: wait our turn
             try:
-                return ingest(self.settings, paths, embeddings=self.embeddings, progress=progress)
+                return ingest(self.settings, paths, embeddings=embeddings, progress=progress)
             except RagError as e:
                 if "another `rag ingest`" not in str(e) or attempt == 29:
                     raise
@@ -237,6 +251,7 @@ class _Listener:
 
     def __init__(self, indexer: Indexer, uploads: Sequence[str]) -> None:
         self.indexer, self.uploads = indexer, uploads
+        self.order: list[str] = []  # the uploads in the order ingest read them
 
     def _upload(self, source: str) -> str | None:
         return next((rel for rel in self.uploads if same_upload(source, rel)), None)
@@ -257,7 +272,12 @@ class _Listener:
     def file_embedded(self, source: str, chunks: int, total: int) -> None:
         rel = self._upload(source)
         if rel is not None:
-            self.indexer._embedded(rel, chunks, total)
+            if rel not in self.order:
+                self.order.append(rel)
+            self.indexer._stored(rel, chunks, total)
+
+    def texts_embedded(self, n: int) -> None:
+        self.indexer._counted(self.order, n)
 
 
 __all__ = ["FileState", "Indexer", "Progress", "same_upload", "safe_name", "uploads_root"]

@@ -43,8 +43,9 @@ class FileState:
     state: str  # queued | indexing | indexed | skipped | removed
     detail: str = ""
     at: float = field(default_factory=time.time)
-    embedded: int = 0  # while indexing: its passages embedded and stored so far, of `chunks`
-    chunks: int = 0  # 0: not known yet (nothing of it written)
+    embedded: int = 0  # while indexing: its passages embedded so far, of `chunks`
+    chunks: int = 0  # 0: not known yet (not read yet)
+    stored: int = 0  # of those, written to the store
 
     def status(self) -> str:
         """Say what is happening to the file: "queued", "indexing 40%", "skipped: why"."""
@@ -53,7 +54,7 @@ class FileState:
         return f"{self.state}: {self.detail}" if self.detail else self.state
 
     def passages(self) -> str:
-        """Its passages stored so far while indexing, "412 of 1,030" ("" when none is known yet)."""
+        """Its passages embedded so far while indexing, "412 of 1,030" ("" before it is read)."""
         return f"{self.embedded:,} of {self.chunks:,}" if self.state == "indexing" and self.chunks else ""
 
 
