@@ -119,8 +119,9 @@ def _card(answer: Answer, group: list[Citation], passage: Passage | None) -> str
 def sources_html(answer: Answer, note: str = "") -> str:
     """Render one answer's sources: one card per passage, each quote highlighted in place."""
     who = "quotes from the documents" if answer.mode == "extractive" else "a language model"
+    took = f"{answer.timings.get('total_ms', 0):.0f}&nbsp;ms"  # never "800" and "ms" on two lines
     meta = (
-        f'<p class="rag-meta">Answered with <b>{who}</b> · {answer.timings.get("total_ms", 0):.0f} ms<br>'
+        f'<p class="rag-meta">Answered with <b>{who}</b> · {took}<br>'
         f'<span class="rag-searched">Searched: “{esc(answer.retrieval_query or answer.question)}”'
         f"{' (with the previous question)' if answer.history_used else ''}</span></p>"
     )
