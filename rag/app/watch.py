@@ -1,16 +1,22 @@
-"""The embedding model as the page's indexer hands it to ingest: it says how many texts it has embedded.
+"""The embedding model as the page's indexer hands it to ingest: a slice at a time, counted, yielding.
 
-Ingest stores 256 chunks per write, about 13 s of embedding on 2 cores; counting the texts of each
-write as the model goes lets an upload's "indexing n%" move every few seconds instead.
+Ingest stores 256 chunks per write, about 13 s of embedding on 2 cores (more on a busy machine). The
+model is one session behind a lock, so a question asked meanwhile waited for the whole write before
+its query was embedded (4–17 s measured during a first index). Embedding a write one model batch
+(16 texts) at a time, stepping aside between them, bounds that wait to one batch; counting them lets
+an upload's "indexing n%" move every second or so.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
+
+YIELD_S = 0.005  # between slices: long enough for a waiting question to take the model's lock
 
 
 class CountingEmbeddings(Embeddings):
@@ -18,8 +24,8 @@ class CountingEmbeddings(Embeddings):
 
     def __init__(self, inner: Embeddings, on_texts: Callable[[int], None]) -> None:
         self.inner, self.on_texts = inner, on_texts
-        # A multiple of the model's own batch, so the batches (and the vectors) are the ones it makes.
-        self.slice = 4 * int(getattr(inner, "batch_size", 16))
+        # The model's own batch, so the batches (and the vectors) are the ones it makes.
+        self.slice = int(getattr(inner, "batch_size", 16))
 
     def __getattr__(self, name: str) -> Any:
         if name == "inner":  # not set yet (a copy being made): no recursion
@@ -34,6 +40,7 @@ class CountingEmbeddings(Embeddings):
             idx = order[start : start + self.slice]
             parts.append((idx, self._embed([texts[i] for i in idx])))
             self.on_texts(len(idx))
+            time.sleep(YIELD_S)  # a lock is not fair: without a pause this thread takes it straight back
         if not parts:
             return np.zeros((0, 0), dtype=np.float32)
         out = np.empty((len(texts), parts[0][1].shape[1]), dtype=np.float32)
