@@ -145,3 +145,25 @@ def test_counting_embeddings_are_the_models_vectors_counted_a_slice_at_a_time(
     assert np.array_equal(watched.embed_array(texts), embeddings.embed_array(texts))  # same batches
     assert counted == [16] * 9 + [6] and watched.count_tokens("a ship") == embeddings.count_tokens("a ship")
     assert watched.embed_query("ships?") == embeddings.embed_query("ships?") and len(counted) == 10
+
+
+def test_a_question_gets_the_model_between_the_indexers_batches(embeddings: LocalEmbeddings) -> None:
+    import threading
+
+    from rag.app.watch import CountingEmbeddings
+
+    texts = [f"Entry {i}: the keeper logged {i} ships passing the northern cape at dawn." for i in range(320)]
+    counted: list[int] = []
+    started = threading.Event()
+
+    def note(n: int) -> None:
+        counted.append(n)
+        started.set()
+
+    indexing = threading.Thread(target=CountingEmbeddings(embeddings, note).embed_array, args=(texts,))
+    indexing.start()
+    assert started.wait(60)
+    embeddings.embed_query("Where do the ships pass?")  # the page's question, on the same model
+    done_when_answered = sum(counted)
+    indexing.join(120)
+    assert sum(counted) == 320 and done_when_answered < 320, counted  # it did not wait for all 20 batches
