@@ -164,8 +164,8 @@ def measure_serve_during_index(
         if result["timed_out"]:
             result["reason"] = (
                 f"no page within {timeout:g} s of start on a fresh data dir of {files:,} files "
-                f"(the first index takes ≈ {index_s or '?'} s here): this `rag serve` indexes before it "
-                "serves; the serve-at-once feature (#15) is not in this tree"
+                f"(the first index takes ≈ {index_s or '?'} s here): the chat page did not come up "
+                "while it ran (a `rag serve` without serve-at-once, #15, indexes first)"
             )
     result["limited_by"] = (
         f"start-up while the first index of {files:,} files runs on the same 2 cores "
