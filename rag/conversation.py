@@ -27,7 +27,9 @@ _LIGHT = frozenset(
     "done doing happen happened happens mean means meant think thought know knew want wanted make made "
     "get got go went come came give gave take took else also one ones first second third fourth last "
     "next previous former latter another other same thing things anything something way ok okay really "
-    "please yes no right sure exactly much many long often come".split()
+    "please yes no right sure exactly much many long often come "
+    # What a bare "On what date?" or "For what reason?" asks for: the kind of answer, not a topic.
+    "date dates year years month day time reason place".split()
 )
 _PERSON = frozenset({"he", "she", "him", "his", "her", "hers", "himself", "herself"})
 _OBJECT = frozenset({"him", "them"})  # never the subject of its own clause: needs a second name

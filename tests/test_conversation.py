@@ -54,6 +54,8 @@ SELF_CONTAINED = [
     "When do members vote on whether they agree to the bill?",
     "Europe first colonized the Americas, then Asia, but what continent was third?",
     "How many of those fleeing France became doctors?",
+    "What year did the Korean War end?",  # "year" asks the kind of answer; the topic is its own
+    "When did the Hanoi summit take place?",
 ]
 DEPENDENT = {
     "What did he sign there?": "unresolved 'he'",
@@ -62,6 +64,8 @@ DEPENDENT = {
     "What about Russia?": "ellipsis",
     "And Robert Manning?": "ellipsis",
     "Why?": "no content words",
+    "On what date?": "no content words",  # the kind of answer asked, no topic of its own
+    "For what reason?": "no content words",
     "What happened after that?": "no content words",
     "Why is that telling?": "unresolved 'that'",
     "What would such a summit signal?": "unresolved 'such'",
