@@ -32,7 +32,16 @@ from rag.features import (
 )
 from rag.retrieve import Hit
 from rag.schema import Citation
-from rag.text import content_terms, cosine_rows, offers, question_type, quotable, sentence_spans, words
+from rag.text import (
+    content_terms,
+    cosine_rows,
+    offers,
+    profile,
+    question_type,
+    quotable,
+    sentence_spans,
+    words,
+)
 
 # Weight of meaning (embedding cosine) against wording (shared content terms) in the LLM path's
 # support score (rag.checking).
@@ -209,7 +218,7 @@ def focus(asked: str, query: str, cands: list[Candidate]) -> np.ndarray:
     out = np.zeros(len(cands), dtype=bool)
     for i, c in enumerate(cands):
         window = [c] + [cands[j] for j in (prev[i], nxt[i]) if j is not None]
-        held = set().union(*(content_terms(w.text) for w in window))
+        held = set().union(*(profile(w.text).forms for w in window))  # cached per sentence text
         if own and not own & held:
             continue
         if kind in ANSWER_KINDS and not any(offers(w.text, known)[kind] for w in window):

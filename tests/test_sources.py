@@ -93,7 +93,8 @@ def test_discover_survives_a_symlink_loop(tmp_path: Path) -> None:
     assert [name for _, name in result[0].files] == ["sub/a.txt"]
 
 
-def test_discover_does_not_follow_a_symlinked_folder_out_of_the_corpus(tmp_path: Path) -> None:
+def _corpus_linking_out(tmp_path: Path) -> Path:
+    """Make corpus/a.txt and corpus/linked -> private/ (a folder outside the corpus, with secret.txt)."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "a.txt").write_text("a")
@@ -101,6 +102,11 @@ def test_discover_does_not_follow_a_symlinked_folder_out_of_the_corpus(tmp_path:
     outside.mkdir()
     (outside / "secret.txt").write_text("s")
     (corpus / "linked").symlink_to(outside, target_is_directory=True)
+    return corpus
+
+
+def test_discover_does_not_follow_a_symlinked_folder_out_of_the_corpus(tmp_path: Path) -> None:
+    corpus = _corpus_linking_out(tmp_path)
     found = discover([corpus], corpus)
     assert [name for _, name in found.files] == ["a.txt"]
 
@@ -161,13 +167,7 @@ def test_special_files_are_skipped_with_one_line_each(tmp_path: Path) -> None:
 
 
 def test_a_symlinked_folder_leaving_the_roots_is_named_once(tmp_path: Path) -> None:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "a.txt").write_text("a")
-    outside = tmp_path / "private"
-    outside.mkdir()
-    (outside / "secret.txt").write_text("s")
-    (corpus / "linked").symlink_to(outside, target_is_directory=True)
+    corpus = _corpus_linking_out(tmp_path)
     found = discover([corpus], corpus)
     assert [(s.path, s.reason) for s in found.skipped] == [
         ("linked", "symbolic link to a folder outside the indexed folders (--follow-symlinks follows it)")
