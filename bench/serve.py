@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import statistics
 import subprocess
@@ -55,6 +56,20 @@ class Served:
     ready_s: float
     rss_at_ready_mb: float | None
     chat_s: float = 0.0
+    progress_s: float | None = None  # when the start-up page first showed the index's progress
+    index_at_chat: dict[str, Any] | None = None  # the start-up page's last word on the index
+
+
+def _startup_status(opener: urllib.request.OpenerDirector, url: str) -> dict[str, Any] | None:
+    """GET the start-up page's status (rag.app.starting.STATUS_PATH); None when it has none."""
+    try:
+        with opener.open(url + "startup-status", timeout=2) as response:
+            if response.headers.get(STARTING_HEADER) is None:
+                return None
+            status = json.loads(response.read())
+    except (OSError, ValueError):
+        return None
+    return status if isinstance(status, dict) else None
 
 
 def _first_200(opener: urllib.request.OpenerDirector, url: str) -> tuple[bool, bool]:
@@ -79,20 +94,28 @@ def serving(env: dict[str, str], extra: Sequence[str] = (), timeout: float = 120
         try:
             ready: float | None = None
             chat: float | None = None
+            progress: float | None = None
+            index: dict[str, Any] | None = None
             while chat is None and time.perf_counter() - began < timeout and proc.poll() is None:
                 ok, is_chat = _first_200(opener, url)
                 if ok and ready is None:
                     ready = time.perf_counter() - began
                 if ok and is_chat:
                     chat = time.perf_counter() - began
-                else:
-                    time.sleep(0.05)
+                    continue
+                status = _startup_status(opener, url) if ok else None
+                if status is not None and status.get("index"):
+                    index = status["index"]
+                    if progress is None and index.get("total"):  # files found: "n of N files" shown
+                        progress = time.perf_counter() - began
+                time.sleep(0.05)
             if ready is None or chat is None:
                 log.seek(0)
                 tail = log.read().decode(errors="replace").strip().splitlines()[-3:]
                 why = "exited" if proc.poll() is not None else f"was not ready within {timeout:.0f} s"
                 raise BenchError(f"rag serve {why}: {' / '.join(tail) or 'no output'}")
-            yield Served(url, proc, ready, vm_hwm_mb(proc.pid), chat)  # peak RSS up to the chat page
+            # peak RSS up to the chat page
+            yield Served(url, proc, ready, vm_hwm_mb(proc.pid), chat, progress, index)
         finally:
             _stop(proc)
 
@@ -158,6 +181,8 @@ def measure_serve_during_index(
                 chat_ready_s=round(served.chat_s, 2),
                 rss_at_ready_mb=_round(served.rss_at_ready_mb),
                 indexing_at_ready=index_s is None or served.chat_s < index_s,
+                progress_shown_s=None if served.progress_s is None else round(served.progress_s, 2),
+                index_at_chat=_index_figures(served.index_at_chat),
             )
     except BenchError as e:
         result.update(available=False, reason=str(e), timed_out="not ready within" in str(e))
@@ -176,10 +201,16 @@ def measure_serve_during_index(
     return result
 
 
+def _index_figures(index: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The index's figures as the start-up page last showed them (files done of total, passages)."""
+    if not index:
+        return None
+    return {k: index.get(k) for k in ("running", "done", "total", "passages")}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Time `rag serve` during a first index of SciFact files, `--runs` times on fresh data dirs."""
     import argparse
-    import json
     import shutil
     from pathlib import Path
 
@@ -201,9 +232,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             during = measure_serve_during_index(child_env(corpus, data, COLLECTION), len(documents), None)
             runs.append({"load_average": load_average(), **during})
     ok = [r for r in runs if r.get("available")]
+    shown = [r["progress_shown_s"] for r in ok if r.get("progress_shown_s") is not None]
     summary = {
         "files": len(documents),
         "ready_s_median": statistics.median(r["ready_s"] for r in ok) if ok else None,
+        "progress_shown_s_median": statistics.median(shown) if shown else None,
         "chat_ready_s_median": statistics.median(r["chat_ready_s"] for r in ok) if ok else None,
         "runs": runs,
     }

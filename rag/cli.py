@@ -243,7 +243,8 @@ def serve(
     import importlib
     import threading
 
-    from rag.app.starting import StartupPage
+    from rag.app.indexer import Indexer  # no gradio: that is the page's
+    from rag.app.starting import StartupPage, skip_gradio_stubs
     from rag.chain import build_chain
     from rag.providers import make_embeddings
     from rag.store import Store
@@ -256,7 +257,8 @@ def serve(
                 f"refusing to listen on {host} without a login: add --auth user:password "
                 "(or --insecure to allow anyone who can reach it)"
             )
-        # Gradio's import (~5 s of CPU) overlaps loading the model and opening the store.
+        # Gradio's import (~2.5 s of CPU without its stub writing) overlaps loading the model and the store.
+        skip_gradio_stubs()
         ui = threading.Thread(target=importlib.import_module, args=("rag.app.page",), daemon=True)
         ui.start()
         if not no_ingest and not settings.corpus_dir.is_dir():
@@ -265,18 +267,21 @@ def serve(
         embeddings = make_embeddings(settings)
         Store.open(settings, create=True)  # a fresh data dir serves at once: an empty index to fill
         chain = build_chain(settings, embeddings=embeddings)
+        # The index starts now, shown on the start-up page until the chat takes over. Its thread runs
+        # at a lower priority, so it takes little from gradio's import (see rag/app/indexer.py).
+        indexer = Indexer(settings, embeddings)
+        if not no_ingest:
+            indexer.sync_corpus()
+            starting.show_index(indexer.progress)
         ui.join()
         from rag.app import build_app, launch  # the only place gradio is imported
-        from rag.app.indexer import Indexer
 
-        indexer = Indexer(settings, embeddings)
         demo = build_app(chain, settings, per_user=credentials is not None, indexer=indexer)
         starting.close()  # Gradio binds the port next
         url = launch(demo, host=host, port=port, auth=credentials, max_file_mb=settings.max_file_mb)
         out.print(f"Chat on {url}  (answered by {chain.mode}; Ctrl-C stops)", highlight=False)
         out.file.flush()  # the URL must show now, even when stdout is a pipe
-        if not no_ingest:  # after binding: indexing would slow the start it no longer blocks
-            indexer.sync_corpus()
+        if not no_ingest:
             err.print("indexing changed files in the background: progress on the page", highlight=False)
             threading.Thread(target=_print_index_summary, args=(indexer,), daemon=True).start()
         if credentials is None and host not in ("127.0.0.1", "localhost", "::1"):

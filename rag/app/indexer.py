@@ -9,9 +9,12 @@ embedded between writes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import queue
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,13 +24,14 @@ from pathlib import Path
 from langchain_core.embeddings import Embeddings
 
 from rag.app.uploads import FileState, Progress, safe_name, same_upload, uploads_root
-from rag.app.watch import CountingEmbeddings
+from rag.app.watch import CountingEmbeddings, Listener
 from rag.documents import SUPPORTED
 from rag.errors import RagError
 from rag.ingest import ingest, remove
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
+NICE = 10  # the indexing thread's priority (Linux): below the page's
 
 
 class Indexer:
@@ -155,6 +159,7 @@ class Indexer:
             self._files[source] = FileState(source, owner, state, detail)
 
     def _work(self) -> None:
+        _lower_priority()
         while True:
             job = self._jobs.get()
             try:
@@ -183,11 +188,14 @@ class Indexer:
                 self._files[rel], n = replace(f, embedded=f.embedded + take), n - take
 
     def _ingest(self, paths: Sequence[Path] | None, uploads: Sequence[str] = ()) -> object:
-        progress = _Listener(self, uploads)
+        progress = Listener(self, uploads)
         embeddings = CountingEmbeddings(self.embeddings, progress.texts_embedded)
         for attempt in range(30):  # a `rag ingest` in another process holds the lock: wait our turn
             try:
-                return ingest(self.settings, paths, embeddings=embeddings, progress=progress)
+                report = ingest(self.settings, paths, embeddings=embeddings, progress=progress)
+                with self._lock:  # all written, the last batch's files too
+                    self._progress = replace(self._progress, done=self._progress.total)
+                return report
             except RagError as e:
                 if "another `rag ingest`" not in str(e) or attempt == 29:
                     raise
@@ -197,6 +205,7 @@ class Indexer:
     def _run_corpus(self) -> None:
         with self._lock:
             self._corpus_pending = False
+            self._progress = replace(self._progress, passages=0)
         try:
             self.last_report = self._ingest(None)
             if self.root.is_dir() and any(self.root.iterdir()):
@@ -206,12 +215,15 @@ class Indexer:
             error = str(e)
             log.warning("indexing the corpus failed: %s", e)
         with self._lock:
-            self._progress = Progress(False, self._progress.done, self._progress.total, "", error)
+            p = self._progress
+            self._progress = Progress(False, p.done, p.total, "", error, p.passages)
 
     def _run_uploads(self, sources: list[str]) -> None:
         owners = {s: self._files[s].owner for s in sources}
         for s in sources:
             self._set(s, owners[s], "indexing")
+        with self._lock:
+            self._progress = replace(self._progress, passages=0)
         try:
             report = self._ingest([self.root], sources)
         except RagError as e:
@@ -246,38 +258,16 @@ class Indexer:
         self._set(rel, owner, "removed", f"{report.chunks_removed} passages removed")
 
 
-class _Listener:
-    """Ingest's progress, kept by the indexer: files done of the job, and each upload's share embedded."""
+def _lower_priority() -> None:
+    """Run this thread at nice 10 (Linux: per thread), so the page and its questions come first.
 
-    def __init__(self, indexer: Indexer, uploads: Sequence[str]) -> None:
-        self.indexer, self.uploads = indexer, uploads
-        self.order: list[str] = []  # the uploads in the order ingest read them
-
-    def _upload(self, source: str) -> str | None:
-        return next((rel for rel in self.uploads if same_upload(source, rel)), None)
-
-    def start(self, files: int) -> None:
-        with self.indexer._lock:
-            self.indexer._progress = Progress(True, 0, files, "", "")
-
-    def file_done(self, source: str) -> None:
-        # An upload is not "indexed" here: its last passages may wait for the writer's final flush.
-        with self.indexer._lock:
-            p = self.indexer._progress
-            self.indexer._progress = replace(p, done=p.done + 1, current=source)
-
-    def embedded(self, chunks: int) -> None:
-        pass
-
-    def file_embedded(self, source: str, chunks: int, total: int) -> None:
-        rel = self._upload(source)
-        if rel is not None:
-            if rel not in self.order:
-                self.order.append(rel)
-            self.indexer._stored(rel, chunks, total)
-
-    def texts_embedded(self, n: int) -> None:
-        self.indexer._counted(self.order, n)
+    `rag serve` starts the first index while gradio still imports: at the same priority the index
+    took ~1-3 s from the chat page's start (bench.serve, 5,000 files). The model's own threads keep
+    their priority (ONNX Runtime made them with the session), so a question is not slowed.
+    """
+    if sys.platform == "linux":  # elsewhere the id is no pid: setpriority would aim at a process
+        with contextlib.suppress(OSError):  # not allowed here: the index runs as it did
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
 
 
 __all__ = ["FileState", "Indexer", "Progress", "same_upload", "safe_name", "uploads_root"]

@@ -63,10 +63,11 @@ class Progress:
     """The background index as the page shows it."""
 
     running: bool
-    done: int
+    done: int  # files of the job in the store (or unchanged, or skipped)
     total: int
-    current: str
+    current: str  # the file being read
     error: str
+    passages: int = 0  # embedded by this job so far
 
 
 __all__ = ["FileState", "Progress", "safe_name", "same_upload", "uploads_root"]

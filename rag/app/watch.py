@@ -1,4 +1,4 @@
-"""The embedding model as the page's indexer hands it to ingest: a slice at a time, counted, yielding.
+"""What the page's indexer hands ingest: the model a slice at a time (counted, yielding), a listener.
 
 Ingest stores 256 chunks per write, about 13 s of embedding on 2 cores (more on a busy machine). The
 model is one session behind a lock, so a question asked meanwhile waited for the whole write before
@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
+
+from rag.app.uploads import Progress, same_upload
+
+if TYPE_CHECKING:
+    from rag.app.indexer import Indexer
 
 YIELD_S = 0.005  # between slices: long enough for a waiting question to take the model's lock
 
@@ -63,4 +69,58 @@ class CountingEmbeddings(Embeddings):
         return self.inner.embed_query(text)
 
 
-__all__ = ["CountingEmbeddings"]
+class Listener:
+    """Ingest's progress, kept by the indexer: files done of the job, and each upload's share embedded.
+
+    A file is done once its passages are stored (a batch was written after it was read): ingest reads
+    far ahead of the model (255 of 300 small files read before the first write).
+    """
+
+    def __init__(self, indexer: Indexer, uploads: Sequence[str]) -> None:
+        self.indexer, self.uploads = indexer, uploads
+        self.order: list[str] = []  # the uploads in the order ingest read them
+        self.queued: set[str] = set()  # files with passages waiting for the writer's next batch
+        self.read: set[str] = set()  # of those, the ones read to the end
+
+    def _upload(self, source: str) -> str | None:
+        return next((rel for rel in self.uploads if same_upload(source, rel)), None)
+
+    def start(self, files: int) -> None:
+        with self.indexer._lock:  # passages count on: the corpus job's second ingest (the uploads) adds to it
+            self.indexer._progress = Progress(True, 0, files, "", "", self.indexer._progress.passages)
+
+    def file_done(self, source: str) -> None:
+        # An upload is not "indexed" here: its last passages may wait for the writer's final flush.
+        with self.indexer._lock:
+            p = self.indexer._progress
+            if source in self.queued:
+                self.read.add(source)
+                self.indexer._progress = replace(p, current=source)
+            else:  # unchanged, skipped, or nothing new to embed
+                self.indexer._progress = replace(p, done=p.done + 1, current=source)
+
+    def embedded(self, chunks: int) -> None:
+        with self.indexer._lock:  # a batch was written: the files read before it are in the store
+            p = self.indexer._progress
+            self.indexer._progress = replace(p, done=p.done + len(self.read))
+            self.queued -= self.read
+            self.read.clear()
+
+    def file_embedded(self, source: str, chunks: int, total: int) -> None:
+        if chunks == 0:  # its first passage is queued
+            with self.indexer._lock:
+                self.queued.add(source)
+        rel = self._upload(source)
+        if rel is not None:
+            if rel not in self.order:
+                self.order.append(rel)
+            self.indexer._stored(rel, chunks, total)
+
+    def texts_embedded(self, n: int) -> None:
+        self.indexer._counted(self.order, n)
+        with self.indexer._lock:
+            p = self.indexer._progress
+            self.indexer._progress = replace(p, passages=p.passages + n)
+
+
+__all__ = ["CountingEmbeddings", "Listener"]
