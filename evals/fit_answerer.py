@@ -12,6 +12,12 @@ own code (`rag.features`), and fits two logistic regressions (scikit-learn, a de
 - the gate: P(the question is answerable), over each row's best-ranked sentence, fitted on the
   ranker's out-of-fold probabilities (what it sees at run time on questions it was not fitted on).
 
+Off-corpus questions are made by asking one corpus's questions of the other (`--cross`): every
+SQuAD question asked of the seed articles, every single-turn news question asked of the Wikipedia
+articles, is unanswerable there, as a user's question about something their documents never
+cover. They teach the gate what "not in these documents at all" looks like (SQuAD's own
+unanswerables are all about the very paragraph); they only train the gate, and are reported apart.
+
 Cross-validation is grouped by article (the 8 SQuAD articles; the seed rows in 3 folds by id),
 so no article's questions are scored by a model fitted on them. The composition constants and the
 refusal threshold are chosen on the out-of-fold scores. `--write` saves rag/assets/answerer.json.
@@ -50,6 +56,8 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "rag" / "assets" / "answerer.json"
 SEED_WEIGHT = 8.0  # the ~190 news rows against 2,828 SQuAD rows: news must count
 GATE_SEED_WEIGHT = 20.0  # the gate's ~190 news rows (43 unanswerable) against 2,828 SQuAD rows
+GATE_CROSS_WEIGHT = 2.0  # each off-corpus row made by swapping corpora (~900 of them)
+CROSS_SQUAD_SHARE = 4  # one SQuAD question in this many is asked of the seed articles
 C_RANKER = 1.0
 C_GATE = 0.5
 
@@ -93,9 +101,13 @@ class Sample:
 
 
 def collect(
-    kind: str, dataset: Path, corpus: Path, data_dir: Path
+    kind: str, dataset: Path, corpus: Path, data_dir: Path, against: Path | None = None
 ) -> tuple[list[Raw], dict[str, np.ndarray]]:
-    """Index the corpus and run every row through the real chain; keep what featurising needs."""
+    """Index the corpus and run every row through the real chain; keep what featurising needs.
+
+    With `against`, the rows (checked against their own `corpus`) are asked of that other corpus
+    instead: single-turn rows only (one in CROSS_SQUAD_SHARE of SQuAD's), all unanswerable there.
+    """
     from rag.chain import build_chain
     from rag.evals.metrics import load_dataset
     from rag.evals.run import _replay, corpus_hash, eval_settings
@@ -103,8 +115,9 @@ def collect(
     from rag.providers import make_embeddings
     from rag.settings import Settings
 
-    base = Settings(corpus_dir=corpus, data_dir=data_dir)
-    settings = eval_settings(base, corpus, corpus_hash(corpus))
+    searched = against or corpus
+    base = Settings(corpus_dir=searched, data_dir=data_dir)
+    settings = eval_settings(base, searched, corpus_hash(searched))
     embeddings = make_embeddings(settings)
     ingest(settings, embeddings=embeddings)
     chain = build_chain(settings, embeddings=embeddings)
@@ -112,6 +125,17 @@ def collect(
     out = []
     replayed: dict[tuple[str, ...], tuple[Turn, ...]] = {(): ()}
     for n, row in enumerate(load_dataset(dataset, corpus)):
+        digest = int(hashlib.sha256(row.id.encode()).hexdigest(), 16)
+        if against is not None:
+            if row.turns or row.history or kind == "squad" and digest % CROSS_SQUAD_SHARE:
+                continue
+            answer = chain.invoke(ChatInput(question=row.question))
+            idf = {t: bm25.idf(t) for t in [*term_forms(answer.retrieval_query), UNSEEN_TERM]}
+            raw_id = f"cross:{dataset.stem}:{row.id}"
+            group = f"cross-{digest % 3}"
+            hits, query = list(answer.passages), answer.retrieval_query
+            out.append(Raw(raw_id, "cross", group, row.question, query, False, hits, [], idf))
+            continue
         history = (
             _replay(chain, row.turns, replayed) if row.turns else to_turns([list(t) for t in row.history])
         )
@@ -120,7 +144,7 @@ def collect(
         if kind == "squad":
             group = row.evidence[0].source if row.evidence else (hits[0].source if hits else "none")
         else:
-            group = f"seed-{int(hashlib.sha256(row.id.encode()).hexdigest(), 16) % 3}"
+            group = f"seed-{digest % 3}"
         idf = {t: bm25.idf(t) for t in [*term_forms(query), UNSEEN_TERM]}
         gold = [(g.source, g.start, g.end) for g in row.evidence]
         out.append(
@@ -161,7 +185,8 @@ _MORE = (
     "best_bigram best_run max_cos max_wcov max_ctx_wcov max_ent_ctx"
 ).split()
 _LESS = (
-    "best_neg_mismatch best_missing_max best_missing_passage_max best_qual_missing min_missing_max"
+    "best_neg_mismatch best_missing_max best_missing_passage_max best_qual_missing min_missing_max "
+    "best_ent_missing"
 ).split()
 GATE_SIGNS = np.array([1 if f in _MORE else -1 if f in _LESS else 0 for f in GATE_FEATURES])
 
@@ -219,7 +244,8 @@ def fit_gate(samples: list[Sample], p: dict[str, np.ndarray]) -> Model:
     """Fit P(answerable) on each row's gate features, from out-of-fold sentence probabilities."""
     x = np.stack([gate_features(s.feats, p[s.id]) for s in samples])
     y = np.array([s.answerable for s in samples], dtype=np.int64)
-    w = np.array([GATE_SEED_WEIGHT if s.kind == "seed" else 1.0 for s in samples])
+    weight = {"seed": GATE_SEED_WEIGHT, "cross": GATE_CROSS_WEIGHT}
+    w = np.array([weight.get(s.kind, 1.0) for s in samples])
     mean, scale, lr = _lr(x, y, w, C_GATE, GATE_SIGNS)
     return _model(GATE_FEATURES, mean, scale, lr)
 
@@ -305,6 +331,11 @@ def main() -> None:
     ap.add_argument("--seed-corpus", type=Path, default=ROOT / "seeds")
     ap.add_argument("--data-dir", type=Path, required=True, help="where the two eval indexes are built")
     ap.add_argument("--cache", type=Path, help="folder of collected samples, a pickle per dataset")
+    ap.add_argument(
+        "--cross",
+        action="store_true",
+        help="also ask each corpus's questions of the other: off-corpus rows for the gate",
+    )
     ap.add_argument("--write", action="store_true", help=f"write {OUT.relative_to(ROOT)}")
     ap.add_argument(
         "--keep-ranker",
@@ -314,15 +345,20 @@ def main() -> None:
     args = ap.parse_args()
     seed_sets = args.seed_dataset or [ROOT / "evals" / "datasets" / "seed_qa.jsonl"]
     raws, cache = [], {}
-    jobs = [("seed", d, args.seed_corpus) for d in seed_sets]
-    jobs.append(("squad", args.squad / "dataset.jsonl", args.squad / "corpus"))
-    for kind, dataset, corpus in jobs:
+    squad_corpus = args.squad / "corpus"
+    jobs: list[tuple[str, Path, Path, Path | None]] = [("seed", d, args.seed_corpus, None) for d in seed_sets]
+    jobs.append(("squad", args.squad / "dataset.jsonl", squad_corpus, None))
+    if args.cross:
+        jobs += [("seed", d, args.seed_corpus, squad_corpus) for d in seed_sets]
+        jobs.append(("squad", args.squad / "dataset.jsonl", squad_corpus, args.seed_corpus))
+    for kind, dataset, corpus, against in jobs:
         key = hashlib.sha256(dataset.read_bytes()).hexdigest()[:12]
-        path = args.cache / f"{dataset.stem}-{key}.pkl" if args.cache else None
+        name = f"{dataset.stem}-{key}" + ("-cross" if against else "")
+        path = args.cache / f"{name}.pkl" if args.cache else None
         if path is not None and path.exists():
             part, vecs = pickle.loads(path.read_bytes())
         else:
-            part, vecs = collect(kind, dataset, corpus, args.data_dir)
+            part, vecs = collect(kind, dataset, corpus, args.data_dir, against)
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(pickle.dumps((part, vecs)))
@@ -334,7 +370,7 @@ def main() -> None:
     samples = featurise(raws, vectors)
     p, gate_p = cross_validate(samples)
     current = load_answerer()
-    report: dict[str, Any] = {"n": {k: sum(s.kind == k for s in samples) for k in ("seed", "squad")}}
+    report: dict[str, Any] = {"n": {k: sum(s.kind == k for s in samples) for k in ("seed", "squad", "cross")}}
     for kind in ("seed", "squad"):
         part = [s for s in samples if s.kind == kind]
         y = [s.answerable for s in part]
@@ -376,6 +412,10 @@ def main() -> None:
         max(ok, key=lambda r: r["squad"]["refusal_recall"] + r["seed"]["refusal_recall"]) if ok else sweep[0]
     )
     report["refusal"] = chosen
+    cross = [s for s in samples if s.kind == "cross"]
+    if cross:  # out-of-fold share of the swapped-corpus questions refused at the chosen threshold
+        t = chosen["seed"]["threshold"]
+        report["cross_refused"] = round(float(np.mean([gate_p[s.id] < t for s in cross])), 4)
     report["sweep"] = [r for r in sweep if round(r["seed"]["threshold"] * 100) % 5 == 0]
     print(json.dumps(report, indent=1))
     if args.write:

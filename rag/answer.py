@@ -54,6 +54,7 @@ MODEL_FILE = "answerer.json"
 # A follow-up's sentences that lack what it asks for keep this share of their score.
 FOCUS_PENALTY = 0.5
 ANSWER_KINDS = ("name", "date", "number", "place")
+_CLOSING = "\"'”’)] "  # after a question mark: "... Turn to Russia?”"
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,10 @@ class Candidate:
 def candidates(hits: list[Hit]) -> list[Candidate]:
     """Split the passages into quotable sentences, once each (overlapping chunks repeat sentences).
 
-    Headings are left out, bullets and inline markup are cut off (see `rag.text.quotable`), and a
-    sentence whose words were already seen (a copied document) is kept once.
+    Headings are left out, bullets and inline markup are cut off (see `rag.text.quotable`), a
+    question is left out (a headline such as "Will Kim Jong Un Turn to Russia?", or an FAQ's
+    question: it asks, it never answers), and a sentence whose words were already seen (a copied
+    document) is kept once.
     """
     seen: set[tuple[str, int]] = set()
     texts: set[str] = set()
@@ -81,6 +84,8 @@ def candidates(hits: list[Hit]) -> list[Candidate]:
             if span is None:
                 continue
             text = hit.text[span[0] : span[1]]
+            if text.rstrip(_CLOSING).endswith("?"):
+                continue
             key = (hit.source, hit.start + span[0])
             if key in seen or text in texts:
                 continue

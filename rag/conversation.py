@@ -42,7 +42,7 @@ _EXPLETIVE_NEXT = frozenset(
 # Before "that", these make it a pronoun ("about that", "is that", "after that"), not a conjunction.
 _THAT_BEFORE = frozenset(
     "is was are were about of after before like with by from for on at in to did does do mean means "
-    "since than".split()
+    "since than would will could can should might may must has have had".split()
 )
 _DETERMINERS = frozenset("the a an this that these those his her its their our my your".split())
 _TIME_NOUNS = frozenset("year week month time summer winter spring autumn fall morning day decade".split())
@@ -52,6 +52,7 @@ _AUX = frozenset(
 _DUMMY_VERBS = frozenset("take takes took cost costs mean means seem seems matter matters".split())
 _GENERIC_THOSE = frozenset("who whom that which whose responsible involved affected".split())
 _TO_PLACE = frozenset("in at to from into near visit visited visiting visits reach reached".split())
+_PREPOSITIONS = frozenset("to about of with on against for at from toward towards over into".split())
 _OPENERS = ("and", "but", "also", "so", "or", "then")
 _OPENING_PHRASES = ("what about", "how about", "what else", "anything else", "what if", "why not")
 _DEPTH = 6  # turns looked back through when a follow-up's referent is itself a follow-up
@@ -135,6 +136,10 @@ def _unresolved(toks: list[tuple[str, bool]], i: int, question: str) -> str | No
         return None if len(names) >= 2 else f"unresolved {word!r}"  # "him" is not the clause's subject
     if word in _PERSON:
         return None if names or nouns else f"unresolved {word!r}"
+    if word in ("it", "them") and prev in _PREPOSITIONS and _name_count(before) < 2:
+        # "How did North Korea react to it?": the object of a preposition is not the clause's
+        # subject, so a single name before it does not resolve it (as "him" above).
+        return f"unresolved {word!r}"
     if word in _THING:
         # "When do members vote on whether they agree?": a plural noun before, not the one asked
         # about ("How many warheads do they have?" still asks about someone earlier).
@@ -169,6 +174,17 @@ def _unresolved(toks: list[tuple[str, bool]], i: int, question: str) -> str | No
     ):
         return f"unresolved 'the {word}'"
     return None
+
+
+def _name_count(toks: list[tuple[str, bool]]) -> int:
+    """Count the names among `toks`: runs of capitalised words ("North Korea" is one)."""
+    stops = _stopwords()
+    count, inside = 0, False
+    for w, cap in toks:
+        is_name = cap and w not in stops
+        count += is_name and not inside
+        inside = is_name
+    return count
 
 
 def _asked_about(toks: list[tuple[str, bool]]) -> set[int]:

@@ -65,6 +65,10 @@ SENTENCE_FEATURES: tuple[str, ...] = (
     "has_ents",
     "n_known",  # log(1 + known question terms)
     "q_negated",  # the question holds a negation
+    "prev_wcov",  # wcov of the sentence before it in its passage (0 at the start): the answer often
+    "next_wcov",  # follows the sentence that restates the question ("Instead, what we have seen ...")
+    "ent_missing",  # IDF (÷ unseen IDF) of the rarest known name or number of the question its
+    # neighbourhood lacks: "Which agreement did Kim Chol Won sign with Sergei Lavrov?"
 )
 GATE_FEATURES: tuple[str, ...] = (
     "p_best",  # logit of the best sentence's probability
@@ -150,8 +154,10 @@ def sentence_features(
     def ent_share(have: set[str]) -> float:
         return len(ents & have) / len(ents) if ents else 1.0
 
-    def missing(have: set[str]) -> float:
-        return max((rarity[t] for t in known - have), default=0.0)
+    def missing(have: set[str], among: set[str] = known) -> float:
+        return max((rarity[t] for t in among - have), default=0.0)
+
+    ent_terms = {t for t in known if qforms[t] & ents}
 
     rows = []
     for i, c in enumerate(cands):
@@ -198,6 +204,9 @@ def sentence_features(
                 float(bool(ents)),
                 math.log1p(len(known)),
                 float(q_neg),
+                wsum(held[before]) if (before := prev[i]) is not None else 0.0,
+                wsum(held[after]) if (after := nxt[i]) is not None else 0.0,
+                missing(ctx_terms, ent_terms),
             ]
         )
     x = np.asarray(rows, dtype=np.float64).reshape(n, len(SENTENCE_FEATURES))

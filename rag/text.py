@@ -99,7 +99,13 @@ _TYPE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"\bwhere\b|\b(?:which|what)\s+(?:city|country|place|region|state|town|area|province|river|island|continent)\b"
         ),
     ),
-    ("cause", re.compile(r"\bwhy\b|\bwhat\s+(?:caused|led|was the reason|reason)|\bhow\s+come\b")),
+    (
+        "cause",
+        re.compile(
+            r"\bwhy\b|\bhow\s+come\b"
+            r"|\bwhat\s+(?:caused|led|was the reason|reason|prompted|triggered|motivated)"
+        ),
+    ),
 )
 _MONTHS = (
     "january february march april june july august september october november december "

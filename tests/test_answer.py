@@ -148,12 +148,27 @@ def test_quotable_spans_skip_headings_and_cut_markup() -> None:
     assert "The new office has room for twenty-four desks and two meeting rooms." in quoted
 
 
+def test_a_question_in_the_passage_is_never_quoted_as_the_answer() -> None:
+    # A headline or an FAQ's question asks; the sentence after it answers.
+    text = (
+        "With Hanoi in the Rearview, Will Kim Jong Un Turn to Russia?\n\n"
+        "How do I reset the router to its factory settings?” "
+        "Hold the reset button for ten seconds until the lights blink."
+    )
+    hit = Hit(
+        rank=1, id="x", source="faq.txt", title="", page=None, start=0, end=len(text), score=1.0, text=text
+    )
+    quoted = [c.text for c in candidates([hit])]
+    assert quoted == ["Hold the reset button for ten seconds until the lights blink."]
+
+
 def test_question_types() -> None:
     assert question_type("Who headed the delegation?") == "name"
     assert question_type("In which month did Putin visit Pyongyang?") == "date"
     assert question_type("How many provinces did the empire contain?") == "number"
     assert question_type("Where did Trump say he got along with Kim?") == "place"
     assert question_type("Why did the Hanoi summit collapse?") == "cause"
+    assert question_type("What prompted North Korea's statement?") == "cause"
     assert question_type("Is denuclearization still on the table?") == "yesno"
 
 

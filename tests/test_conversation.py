@@ -56,6 +56,7 @@ SELF_CONTAINED = [
     "How many of those fleeing France became doctors?",
     "What year did the Korean War end?",  # "year" asks the kind of answer; the topic is its own
     "When did the Hanoi summit take place?",
+    "How did Trump and Kim feel about it?",  # two names before: "it" can be what they discussed
 ]
 DEPENDENT = {
     "What did he sign there?": "unresolved 'he'",
@@ -79,6 +80,10 @@ DEPENDENT = {
     "Who succeeded him?": "unresolved 'him'",
     "How many warheads do they have?": "unresolved 'they'",
     "How much does it cost?": "unresolved 'it'",
+    # The object of a preposition is not the clause's subject: one name before does not resolve it.
+    "How did North Korea react to it?": "unresolved 'it'",
+    "What did Kim say about it?": "unresolved 'it'",
+    "Where would that meeting be held?": "unresolved 'that'",  # a demonstrative after a modal
 }
 
 
