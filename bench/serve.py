@@ -1,4 +1,8 @@
-"""`rag serve` as a child process: time to its first HTTP 200, on an index and during a first index."""
+"""`rag serve` as a child process: time to its first HTTP 200, on an index and during a first index.
+
+During a first index it also reads the start-up page's status (`/startup-status`): when the page first
+showed the index, when it first said how many files there are, and what it said last before the chat.
+"""
 
 from __future__ import annotations
 
@@ -56,8 +60,22 @@ class Served:
     ready_s: float
     rss_at_ready_mb: float | None
     chat_s: float = 0.0
-    progress_s: float | None = None  # when the start-up page first showed the index's progress
+    progress_s: float | None = None  # when the start-up page first showed the index ("Finding…" too)
+    counted_s: float | None = None  # when it first said how many files there are ("n of N files")
+    cpu_at_chat_s: float | None = None  # the server's CPU seconds then: what a busy machine stretches
     index_at_chat: dict[str, Any] | None = None  # the start-up page's last word on the index
+
+
+def cpu_s(pid: int) -> float | None:
+    """Return a live process's CPU seconds so far (user + system, every thread); None without /proc."""
+    import os
+
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def _startup_status(opener: urllib.request.OpenerDirector, url: str) -> dict[str, Any] | None:
@@ -95,19 +113,24 @@ def serving(env: dict[str, str], extra: Sequence[str] = (), timeout: float = 120
             ready: float | None = None
             chat: float | None = None
             progress: float | None = None
+            counted: float | None = None
             index: dict[str, Any] | None = None
+            cpu: float | None = None
             while chat is None and time.perf_counter() - began < timeout and proc.poll() is None:
                 ok, is_chat = _first_200(opener, url)
                 if ok and ready is None:
                     ready = time.perf_counter() - began
                 if ok and is_chat:
                     chat = time.perf_counter() - began
+                    cpu = cpu_s(proc.pid)
                     continue
                 status = _startup_status(opener, url) if ok else None
                 if status is not None and status.get("index"):
                     index = status["index"]
-                    if progress is None and index.get("total"):  # files found: "n of N files" shown
-                        progress = time.perf_counter() - began
+                    now = time.perf_counter() - began
+                    progress = now if progress is None else progress
+                    if counted is None and index.get("total"):  # files found: "n of N files" shown
+                        counted = now
                 time.sleep(0.05)
             if ready is None or chat is None:
                 log.seek(0)
@@ -115,7 +138,7 @@ def serving(env: dict[str, str], extra: Sequence[str] = (), timeout: float = 120
                 why = "exited" if proc.poll() is not None else f"was not ready within {timeout:.0f} s"
                 raise BenchError(f"rag serve {why}: {' / '.join(tail) or 'no output'}")
             # peak RSS up to the chat page
-            yield Served(url, proc, ready, vm_hwm_mb(proc.pid), chat, progress, index)
+            yield Served(url, proc, ready, vm_hwm_mb(proc.pid), chat, progress, counted, cpu, index)
         finally:
             _stop(proc)
 
@@ -182,6 +205,8 @@ def measure_serve_during_index(
                 rss_at_ready_mb=_round(served.rss_at_ready_mb),
                 indexing_at_ready=index_s is None or served.chat_s < index_s,
                 progress_shown_s=None if served.progress_s is None else round(served.progress_s, 2),
+                files_counted_s=None if served.counted_s is None else round(served.counted_s, 2),
+                cpu_at_chat_s=None if served.cpu_at_chat_s is None else round(served.cpu_at_chat_s, 2),
                 index_at_chat=_index_figures(served.index_at_chat),
             )
     except BenchError as e:
@@ -233,11 +258,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             runs.append({"load_average": load_average(), **during})
     ok = [r for r in runs if r.get("available")]
     shown = [r["progress_shown_s"] for r in ok if r.get("progress_shown_s") is not None]
+    counted = [r["files_counted_s"] for r in ok if r.get("files_counted_s") is not None]
+    cpus = [r["cpu_at_chat_s"] for r in ok if r.get("cpu_at_chat_s") is not None]
     summary = {
         "files": len(documents),
         "ready_s_median": statistics.median(r["ready_s"] for r in ok) if ok else None,
         "progress_shown_s_median": statistics.median(shown) if shown else None,
+        "files_counted_s_median": statistics.median(counted) if counted else None,
         "chat_ready_s_median": statistics.median(r["chat_ready_s"] for r in ok) if ok else None,
+        "cpu_at_chat_s_median": statistics.median(cpus) if cpus else None,
         "runs": runs,
     }
     print(json.dumps(summary, indent=2))
