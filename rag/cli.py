@@ -245,6 +245,7 @@ def serve(
 
     from rag.app.indexer import Indexer  # no gradio: that is the page's
     from rag.app.starting import StartupPage, skip_gradio_stubs
+    from rag.app.uploads import Progress
     from rag.chain import build_chain
     from rag.providers import make_embeddings
     from rag.store import Store
@@ -264,6 +265,8 @@ def serve(
         if not no_ingest and not settings.corpus_dir.is_dir():
             raise RagError(f"the corpus folder {settings.corpus_dir} does not exist: set RAG_CORPUS_DIR")
         starting = StartupPage(host, port)  # HTTP answers now: a page that reloads once the chat is up
+        if not no_ingest:  # what the index will do first, while the model loads
+            starting.show_index(lambda: Progress(True, 0, 0, "", ""))
         embeddings = make_embeddings(settings)
         Store.open(settings, create=True)  # a fresh data dir serves at once: an empty index to fill
         chain = build_chain(settings, embeddings=embeddings)
