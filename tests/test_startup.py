@@ -100,6 +100,8 @@ def test_gradio_imports_without_writing_type_stubs_and_still_builds_a_page() -> 
         "import gradio as gr, gradio.component_meta as meta, gradio.blocks_events as be\n"
         "assert meta.create_or_modify_pyi.__name__ == '_no_stubs', meta.create_or_modify_pyi\n"
         "assert be.create_or_modify_pyi is meta.create_or_modify_pyi\n"
+        "import inspect\n"
+        "assert 'def create_or_modify_pyi' in inspect.getsource(meta)\n"
         "with gr.Blocks() as demo:\n"
         "    box = gr.Textbox(elem_id='q')\n"
         "    box.submit(lambda s: s, box, box)\n"
