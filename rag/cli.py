@@ -270,10 +270,12 @@ def serve(
         embeddings = make_embeddings(settings)
         Store.open(settings, create=True)  # a fresh data dir serves at once: an empty index to fill
         chain = build_chain(settings, embeddings=embeddings)
-        # The index starts now, shown on the start-up page until the chat takes over. Its thread runs
-        # at a lower priority, so it takes little from gradio's import (see rag/app/indexer.py).
+        # The index starts now, shown on the start-up page until the chat takes over: it finds the
+        # files, then waits for the page (reading and chunking them would hold the GIL that gradio's
+        # import needs). Its thread runs at a lower priority (see rag/app/indexer.py).
         indexer = Indexer(settings, embeddings)
         if not no_ingest:
+            indexer.hold()
             indexer.sync_corpus()
             starting.show_index(indexer.progress)
         ui.join()
@@ -282,6 +284,7 @@ def serve(
         demo = build_app(chain, settings, per_user=credentials is not None, indexer=indexer)
         starting.close()  # Gradio binds the port next
         url = launch(demo, host=host, port=port, auth=credentials, max_file_mb=settings.max_file_mb)
+        indexer.resume()
         out.print(f"Chat on {url}  (answered by {chain.mode}; Ctrl-C stops)", highlight=False)
         out.file.flush()  # the URL must show now, even when stdout is a pipe
         if not no_ingest:

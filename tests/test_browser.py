@@ -611,7 +611,7 @@ def test_serve_answers_at_once_on_a_fresh_data_dir_and_shows_indexing_progress(
         # Before the chat took over, the start-up page said how the index was getting on.
         lines = [s["index"]["line"] for s in statuses if s.get("index")]
         assert lines, statuses[-3:]
-        shown = ("Finding your documents…", "Indexing: ")
+        shown = ("Finding your documents…", "Found 400 files: indexing starts", "Indexing: ")
         assert all(line.startswith(shown) for line in lines), lines
         assert all("of 400 files" in line for line in lines if line.startswith("Indexing")), lines
         (tmp_path / "serve-seconds.txt").write_text(f"{served:.2f}\n")

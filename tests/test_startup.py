@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -91,6 +92,27 @@ def test_a_files_progress_counts_it_only_once_its_passages_are_stored(
     assert indexer.wait(120)
     again = indexer.progress()
     assert (again.done, again.total, again.passages) == (120, 120, 0)
+
+
+def test_a_held_index_finds_its_files_then_waits_for_the_page(
+    embeddings: LocalEmbeddings, tmp_path: Path
+) -> None:
+    settings = Settings(corpus_dir=_notes(tmp_path / "notes", 30), data_dir=tmp_path / "data")
+    indexer = Indexer(settings, embeddings)
+    indexer.hold()  # as `rag serve` does until its chat page is up
+    indexer.sync_corpus()
+    deadline = time.monotonic() + 60
+    while not indexer.progress().waiting and time.monotonic() < deadline:
+        time.sleep(0.05)
+    held = indexer.progress()
+    assert held.waiting and (held.total, held.done, held.passages) == (30, 0, 0)
+    assert index_status(held)["line"] == "Found 30 files: indexing starts as soon as the chat page is up."
+    assert not indexer.wait(1.0)  # it stays held: nothing read, nothing embedded
+    assert indexer.progress().passages == 0
+    indexer.resume()
+    assert indexer.wait(120)
+    done = indexer.progress()
+    assert (done.waiting, done.running, done.done, done.passages) == (False, False, 30, 30)
 
 
 def test_gradio_imports_without_writing_type_stubs_and_still_builds_a_page() -> None:

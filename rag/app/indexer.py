@@ -45,6 +45,8 @@ class Indexer:
         self._files: dict[str, FileState] = {}
         self._progress = Progress(False, 0, 0, "", "")
         self._corpus_pending = False
+        self._go = threading.Event()  # cleared by `hold`: `rag serve` holds the reading until its page is up
+        self._go.set()
         self.last_report: object = None  # the corpus index's IngestReport, once it has run
         self._scan()
         self._thread = threading.Thread(target=self._work, name="rag-indexer", daemon=True)
@@ -93,6 +95,14 @@ class Indexer:
                 self._files[source] = FileState(source, path.parent.name, "indexed", "", at)
 
     # --- jobs ------------------------------------------------------------------------------
+
+    def hold(self) -> None:
+        """Let a job find its files, then wait before reading them until `resume()`."""
+        self._go.clear()
+
+    def resume(self) -> None:
+        """Let held jobs read and embed their files."""
+        self._go.set()
 
     def sync_corpus(self) -> None:
         """Queue an incremental index of the corpus folder and the uploads root."""

@@ -92,6 +92,8 @@ def index_status(p: Progress) -> dict[str, Any]:
         line = f"Indexed: {p.done:,} files checked, {p.passages:,} new passages."
     elif not p.total:
         line = "Finding your documents…"
+    elif p.waiting:
+        line = f"Found {p.total:,} files: indexing starts as soon as the chat page is up."
     else:
         line = (
             f"Indexing: {p.done:,} of {p.total:,} files ({100 * p.done // p.total}%), "
@@ -104,6 +106,7 @@ def index_status(p: Progress) -> dict[str, Any]:
         "passages": p.passages,
         "current": p.current,
         "error": p.error,
+        "waiting": p.waiting,
         "line": line,
     }
 

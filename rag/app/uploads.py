@@ -68,6 +68,7 @@ class Progress:
     current: str  # the file being read
     error: str
     passages: int = 0  # embedded by this job so far
+    waiting: bool = False  # files found, held until the page is up (`Indexer.hold`)
 
 
 __all__ = ["FileState", "Progress", "safe_name", "same_upload", "uploads_root"]

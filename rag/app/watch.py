@@ -86,8 +86,14 @@ class Listener:
         return next((rel for rel in self.uploads if same_upload(source, rel)), None)
 
     def start(self, files: int) -> None:
+        held = not self.indexer._go.is_set()
         with self.indexer._lock:  # passages count on: the corpus job's second ingest (the uploads) adds to it
-            self.indexer._progress = Progress(True, 0, files, "", "", self.indexer._progress.passages)
+            passages = self.indexer._progress.passages
+            self.indexer._progress = Progress(True, 0, files, "", "", passages, waiting=held)
+        if held:  # reading and chunking hold the GIL: they would slow the page's start (see Indexer.hold)
+            self.indexer._go.wait()
+            with self.indexer._lock:
+                self.indexer._progress = replace(self.indexer._progress, waiting=False)
 
     def file_done(self, source: str) -> None:
         # An upload is not "indexed" here: its last passages may wait for the writer's final flush.
