@@ -76,7 +76,7 @@ function show(s) {
   if (!ix) return;
   document.getElementById("rag-index-line").textContent = ix.line;
   document.getElementById("rag-index-now").textContent = ix.current ? "Now: " + ix.current : "";
-  if (ix.total && ix.running) { bar.max = ix.total; bar.value = ix.done; bar.hidden = false; }
+  if (ix.total && ix.running && !ix.waiting) { bar.max = ix.total; bar.value = ix.done; bar.hidden = false; }
   else if (ix.running) { bar.removeAttribute("value"); bar.hidden = false; }
   else bar.hidden = true;
 }
