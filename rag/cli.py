@@ -268,14 +268,14 @@ def serve(
         if not no_ingest:  # what the index will do first, while the model loads
             starting.show_index(lambda: Progress(True, 0, 0, "", ""))
         embeddings = make_embeddings(settings)
-        Store.open(settings, create=True)  # a fresh data dir serves at once: an empty index to fill
+        indexed = Store.open(settings, create=True).count()  # a fresh data dir serves an empty index
         chain = build_chain(settings, embeddings=embeddings)
-        # The index starts now, shown on the start-up page until the chat takes over: it finds the
-        # files, then waits for the page (reading and chunking them would hold the GIL that gradio's
-        # import needs). Its thread runs at a lower priority (see rag/app/indexer.py).
+        # The index starts now, shown on the start-up page until the chat takes over: a first index
+        # finds the files, then waits for the page (reading and chunking them, or the records of an
+        # index to check, hold the GIL that gradio's import needs). Its thread runs at a lower priority.
         indexer = Indexer(settings, embeddings)
         if not no_ingest:
-            indexer.hold()
+            indexer.hold(find_files=indexed == 0)
             indexer.sync_corpus()
             starting.show_index(indexer.progress)
         ui.join()

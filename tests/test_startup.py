@@ -114,6 +114,27 @@ def test_a_held_index_finds_its_files_then_waits_for_the_page(
     done = indexer.progress()
     assert (done.waiting, done.running, done.done, done.passages) == (False, False, 30, 30)
 
+    indexer.hold(find_files=False)  # a restart over an index: nothing is read before the page is up
+    indexer.sync_corpus()
+    deadline = time.monotonic() + 60
+    while not indexer.progress().waiting and time.monotonic() < deadline:
+        time.sleep(0.05)
+    held = indexer.progress()
+    assert held.waiting and held.running and held.total == 0
+    assert (
+        index_status(held)["line"] == "Your documents are checked for changes as soon as the chat page is up."
+    )
+    indexer.resume()
+    assert indexer.wait(120)
+    again = indexer.progress()
+    assert (again.waiting, again.running, again.done, again.total, again.passages) == (
+        False,
+        False,
+        30,
+        30,
+        0,
+    )
+
 
 def test_gradio_imports_without_writing_type_stubs_and_still_builds_a_page() -> None:
     script = (

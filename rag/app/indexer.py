@@ -47,6 +47,7 @@ class Indexer:
         self._corpus_pending = False
         self._go = threading.Event()  # cleared by `hold`: `rag serve` holds the reading until its page is up
         self._go.set()
+        self._find_first = True
         self.last_report: object = None  # the corpus index's IngestReport, once it has run
         self._scan()
         self._thread = threading.Thread(target=self._work, name="rag-indexer", daemon=True)
@@ -96,8 +97,9 @@ class Indexer:
 
     # --- jobs ------------------------------------------------------------------------------
 
-    def hold(self) -> None:
-        """Let a job find its files, then wait before reading them until `resume()`."""
+    def hold(self, *, find_files: bool = True) -> None:
+        """Make jobs wait until `resume()`: after finding their files, or (`find_files=False`) before."""
+        self._find_first = find_files
         self._go.clear()
 
     def resume(self) -> None:
@@ -215,7 +217,12 @@ class Indexer:
     def _run_corpus(self) -> None:
         with self._lock:
             self._corpus_pending = False
-            self._progress = replace(self._progress, passages=0)
+            held = not self._go.is_set() and not self._find_first
+            self._progress = Progress(True, 0, 0, "", "", 0, waiting=held)  # the last job's figures go
+        if held:  # an index to check: reading its records would hold the GIL the page's start needs
+            self._go.wait()
+            with self._lock:
+                self._progress = replace(self._progress, waiting=False)
         try:
             self.last_report = self._ingest(None)
             if self.root.is_dir() and any(self.root.iterdir()):

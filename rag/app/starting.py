@@ -90,6 +90,8 @@ def index_status(p: Progress) -> dict[str, Any]:
         line = f"Indexing stopped: {p.error}"
     elif not p.running:
         line = f"Indexed: {p.done:,} files checked, {p.passages:,} new passages."
+    elif p.waiting and not p.total:
+        line = "Your documents are checked for changes as soon as the chat page is up."
     elif not p.total:
         line = "Finding your documents…"
     elif p.waiting:
