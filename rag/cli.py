@@ -272,7 +272,7 @@ def serve(
         chain = build_chain(settings, embeddings=embeddings)
         # The index starts now, shown on the start-up page until the chat takes over: a first index
         # finds the files, then waits for the page (reading and chunking them, or the records of an
-        # index to check, hold the GIL that gradio's import needs). Its thread runs at a lower priority.
+        # index to check, hold the GIL that gradio's import needs).
         indexer = Indexer(settings, embeddings)
         if not no_ingest:
             indexer.hold(find_files=indexed == 0)

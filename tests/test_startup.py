@@ -153,19 +153,3 @@ def test_gradio_imports_without_writing_type_stubs_and_still_builds_a_page() -> 
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
-
-
-def test_the_indexing_thread_runs_below_the_pages_priority(
-    embeddings: LocalEmbeddings, tmp_path: Path
-) -> None:
-    import os
-
-    settings = Settings(corpus_dir=_notes(tmp_path / "notes", 1), data_dir=tmp_path / "data")
-    indexer = Indexer(settings, embeddings)
-    indexer.sync_corpus()
-    assert indexer.wait(60)
-    worker = indexer._thread
-    assert worker.name == "rag-indexer" and worker.native_id is not None
-    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    if sys.platform == "linux":  # per thread there; elsewhere it is left as it is
-        assert os.getpriority(os.PRIO_PROCESS, worker.native_id) == min(mine + 10, 19)

@@ -9,12 +9,9 @@ embedded between writes.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import queue
 import shutil
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -31,7 +28,6 @@ from rag.ingest import ingest, remove
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
-NICE = 10  # the indexing thread's priority (Linux): below the page's
 
 
 class Indexer:
@@ -171,7 +167,6 @@ class Indexer:
             self._files[source] = FileState(source, owner, state, detail)
 
     def _work(self) -> None:
-        _lower_priority()
         while True:
             job = self._jobs.get()
             try:
@@ -273,18 +268,6 @@ class Indexer:
             return
         (self.root / rel).unlink(missing_ok=True)
         self._set(rel, owner, "removed", f"{report.chunks_removed} passages removed")
-
-
-def _lower_priority() -> None:
-    """Run this thread at nice 10 (Linux: per thread), so the page and its questions come first.
-
-    `rag serve` starts the first index while gradio still imports: at the same priority the index
-    took ~1-3 s from the chat page's start (bench.serve, 5,000 files). The model's own threads keep
-    their priority (ONNX Runtime made them with the session), so a question is not slowed.
-    """
-    if sys.platform == "linux":  # elsewhere the id is no pid: setpriority would aim at a process
-        with contextlib.suppress(OSError):  # not allowed here: the index runs as it did
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
 
 
 __all__ = ["FileState", "Indexer", "Progress", "same_upload", "safe_name", "uploads_root"]
