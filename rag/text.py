@@ -129,7 +129,9 @@ _CAPITALISED = re.compile(r"(?<![\w’'])[A-Z][\w’'.-]*[A-Za-z]")
 _PLACE = re.compile(r"\b(?:in|at|from|to|near|into|across|outside|inside)\s+(?:the\s+)?([A-Z][\w’'-]+)")
 _DIGITS = re.compile(r"\d")
 _YEAR = re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})s?\b")
-_NEGATION = re.compile(r"\b(?:not|never|no|none|nor|without|n[’']t|cannot|neither|nobody|nothing)\b")
+# "has yet to make a trip" says "has not made one": a negation without a negation word.
+_NEGATION = re.compile(r"\b(?:not|never|no|none|nor|without|n[’']t|cannot|neither|nobody|nothing|yet to)\b")
+_YET_TO = re.compile(r"\byet to\b")
 
 
 def question_type(question: str) -> str:
@@ -298,8 +300,8 @@ _CONTRACTED = frozenset(
 
 
 def qualifiers(text: str) -> set[str]:
-    """Return the qualifier words of `text` (a contracted or plain negation counts as "not")."""
-    found = set()
+    """Return the qualifier words of `text` (a contracted or plain negation, or "yet to", counts as "not")."""
+    found = {"not"} if _YET_TO.search(text.casefold()) else set()
     for w in words(text.replace("’", "'")):
         if w in _CONTRACTED or w == "nt":
             found.add("not")
