@@ -106,12 +106,15 @@ def ingest(
 
 
 def _print_hits(hits: list[Passage]) -> None:
+    from rich.markup import escape  # a title or file name is document text: never markup
+
     if not hits:
         out.print("no matching passages")
     for hit in hits:
-        page = f", page {hit.page}" if hit.page is not None else ""
+        page = f", {escape(hit.page_label or f'page {hit.page}')}" if hit.page is not None else ""
         out.print(
-            f"[bold]{hit.rank}.[/] {hit.title} [dim]({hit.source}{page}, chars {hit.start}–{hit.end}, "
+            f"[bold]{hit.rank}.[/] {escape(hit.title)} [dim]({escape(hit.source)}{page}, "
+            f"chars {hit.start}–{hit.end}, "
             f"score {hit.score:.3f})[/]",
             highlight=False,
         )

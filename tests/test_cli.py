@@ -42,6 +42,20 @@ def test_ingest_then_search_json(corpus: Path, tmp_path: Path) -> None:
     assert plain.exit_code == 0 and "Yongbyon" in plain.stdout
 
 
+def test_search_names_the_sheet_and_prints_file_names_as_written(tmp_path: Path) -> None:
+    from tests import formats_fixtures as fx
+
+    corpus, data = tmp_path / "docs", tmp_path / "data"
+    corpus.mkdir()
+    fx.make_xlsx(corpus / "stations.xlsx")
+    (corpus / "[red]notes[bold].txt").write_text("Ingrid keeps every rain gauge calibrated.\n")
+    assert runner.invoke(app, ["ingest", *_args(corpus, data)]).exit_code == 0
+    found = runner.invoke(app, ["search", "--mode", "bm25", "-k", "5", "Ingrid", *_args(corpus, data)])
+    assert found.exit_code == 0, found.output
+    assert "stations.xlsx, sheet Staff" in found.stdout and "page 2" not in found.stdout
+    assert "[red]notes[bold].txt" in found.stdout  # document names are never rich markup
+
+
 def test_errors_are_one_line_without_traceback(tmp_path: Path, corpus: Path) -> None:
     data = tmp_path / "data"
     before = runner.invoke(app, ["search", "anything", *_args(corpus, data)])
