@@ -126,26 +126,24 @@ def collect(
     replayed: dict[tuple[str, ...], tuple[Turn, ...]] = {(): ()}
     for n, row in enumerate(load_dataset(dataset, corpus)):
         digest = int(hashlib.sha256(row.id.encode()).hexdigest(), 16)
-        if against is not None:
-            if row.turns or row.history or kind == "squad" and digest % CROSS_SQUAD_SHARE:
-                continue
-            answer = chain.invoke(ChatInput(question=row.question))
-            idf = {t: bm25.idf(t) for t in [*term_forms(answer.retrieval_query), UNSEEN_TERM]}
-            raw_id = f"cross:{dataset.stem}:{row.id}"
-            group = f"cross-{digest % 3}"
-            hits, query = list(answer.passages), answer.retrieval_query
-            out.append(Raw(raw_id, "cross", group, row.question, query, False, hits, [], idf))
+        if against is not None and (
+            row.turns or row.history or kind == "squad" and digest % CROSS_SQUAD_SHARE
+        ):
             continue
         history = (
             _replay(chain, row.turns, replayed) if row.turns else to_turns([list(t) for t in row.history])
         )
         answer = chain.invoke(ChatInput(question=row.question, history=history))
         hits, query = list(answer.passages), answer.retrieval_query
+        idf = {t: bm25.idf(t) for t in [*term_forms(query), UNSEEN_TERM]}
+        if against is not None:  # asked of the other corpus: unanswerable there
+            raw_id, group = f"cross:{dataset.stem}:{row.id}", f"cross-{digest % 3}"
+            out.append(Raw(raw_id, "cross", group, row.question, query, False, hits, [], idf))
+            continue
         if kind == "squad":
             group = row.evidence[0].source if row.evidence else (hits[0].source if hits else "none")
         else:
             group = f"seed-{digest % 3}"
-        idf = {t: bm25.idf(t) for t in [*term_forms(query), UNSEEN_TERM]}
         gold = [(g.source, g.start, g.end) for g in row.evidence]
         out.append(
             Raw(f"{dataset.stem}:{row.id}", kind, group, row.question, query, row.answerable, hits, gold, idf)
