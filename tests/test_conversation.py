@@ -57,6 +57,10 @@ SELF_CONTAINED = [
     "What year did the Korean War end?",  # "year" asks the kind of answer; the topic is its own
     "When did the Hanoi summit take place?",
     "How did Trump and Kim feel about it?",  # two names before: "it" can be what they discussed
+    "Who announced it would embargo oil shipments to the US?",  # "it" is its own clause's subject
+    "Why did Putin sign the treaty and when did Kim ratify it?",  # the object "it" is the treaty
+    "Did Kim make it clear that he wanted talks?",  # an "it" that stands for nothing
+    "What did Kim get in return for the dismantlement?",  # the complement is there
 ]
 DEPENDENT = {
     "What did he sign there?": "unresolved 'he'",
@@ -84,6 +88,15 @@ DEPENDENT = {
     "How did North Korea react to it?": "unresolved 'it'",
     "What did Kim say about it?": "unresolved 'it'",
     "Where would that meeting be held?": "unresolved 'that'",  # a demonstrative after a modal
+    # A verb's object is not its subject either: Washington makes something else, and "who" is
+    # the subject, not what was signed.
+    "If Washington makes it, what is he prepared to do?": "unresolved 'it'",
+    "Who signed it?": "unresolved 'it'",
+    # A reply or a consequence without its complement: in response to what came before.
+    "What did Trump do in response?": "unresolved 'in response'",
+    "What did Kim get in return?": "unresolved 'in return'",
+    "What happened as a result?": "unresolved 'as a result'",
+    "What is his title there?": "no content words",  # "title" names the kind of answer, not a topic
 }
 
 
