@@ -30,18 +30,10 @@ from rag.features import (
     neighbours,
     sentence_features,
 )
+from rag.questions import offers, profile, question_type
 from rag.retrieve import Hit
 from rag.schema import Citation
-from rag.text import (
-    content_terms,
-    cosine_rows,
-    offers,
-    profile,
-    question_type,
-    quotable,
-    sentence_spans,
-    words,
-)
+from rag.text import content_terms, cosine_rows, quotable, sentence_spans, words
 
 # Weight of meaning (embedding cosine) against wording (shared content terms) in the LLM path's
 # support score (rag.checking).

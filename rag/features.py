@@ -13,18 +13,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from rag.text import (
-    QUESTION_TYPES,
-    entities,
-    negated,
-    offers,
-    profile,
-    qualifiers,
-    question_type,
-    stems,
-    term_forms,
-    words,
-)
+from rag.questions import QUESTION_TYPES, entities, negated, offers, profile, qualifiers, question_type
+from rag.text import stems, term_forms, words
 
 if TYPE_CHECKING:
     from rag.answer import Candidate

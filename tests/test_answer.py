@@ -12,8 +12,9 @@ from rag.answer import candidates, extract, load_answerer, score_evidence
 from rag.documents import load_text
 from rag.embeddings import LocalEmbeddings
 from rag.features import GATE_FEATURES, SENTENCE_FEATURES, term_weights
+from rag.questions import question_type
 from rag.retrieve import Hit
-from rag.text import question_type, quotable, sentence_spans, term_forms
+from rag.text import quotable, sentence_spans, term_forms
 from tests.conftest import HANOI_2024, RUSSIA_2019, SEEDS
 
 WALKED_OUT = "Trump walked out of the summit in Hanoi, rejecting Kim’s offer"

@@ -1,0 +1,203 @@
+"""What a question asks for (a name, a date, a number, a place, a cause), and what a sentence offers.
+
+The features of `rag.features` read these: the question's type and qualifiers ("only", "not",
+"first"), its names and numbers, and each sentence's profile (names, places, dates, numbers, a cause
+clause, negation). Rules by hand: question-type classifiers and NER models need training data or a
+model download, for a few patterns that short questions and news prose follow closely.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rag.text import stems, stop_words, term_forms, words
+
+QUESTION_TYPES = ("name", "date", "number", "place", "cause")
+_YES_NO = re.compile(r"^(?:is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|may|might)\b")
+# "which"/"what" and the noun naming what is asked, with up to two words between ("Which Heritage
+# Foundation analyst", "What Russian city"), but not a verb ("What did the analyst say" asks no name).
+_VERB = r"(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would)\b"
+_WHICH = rf"\b(?:which|what)\s+(?:(?!{_VERB})[\w'.-]+\s+){{0,2}}?"
+_TYPE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "date",
+        re.compile(
+            r"\bwhen\b|\bat what (?:point|stage)\b"
+            rf"|{_WHICH}(?:years?|months?|days?|dates?|decades?|century|week|weekday|time|season)\b"
+        ),
+    ),
+    (
+        "number",
+        re.compile(
+            r"\bhow\s+(?:many|much|long|old|far|large|big|high|often|tall|deep|wide|fast|heavy)\b"
+            r"|\bwhat\s+(?:percentage|percent|share|proportion|number|amount|age|size|sum|price|total)\b"
+            r"|\bat what (?:age|rate|speed|temperature)\b"
+        ),
+    ),
+    (
+        "name",
+        re.compile(
+            r"\bwho(?:m|se)?\b|\bwhat (?:is|was) the name\b"
+            rf"|{_WHICH}(?:person|people|man|woman|leader|president|minister|official|expert|analyst|"
+            r"scholar|fellow|diplomat|envoy|ambassador|general|prosecutor|spokes(?:man|woman|person)|"
+            r"journalist|author|king|queen|emperor|agency|organi[sz]ation|company|group|institution|"
+            r"institute|foundation|think tank|newspaper|outlet|party|administration)s?\b"
+        ),
+    ),
+    (
+        "place",
+        re.compile(
+            rf"\bwhere\b|{_WHICH}(?:city|country|place|region|state|town|area|province|river|island|"
+            r"continent|venue|location|site|capital|village|border|base)\b"
+        ),
+    ),
+    (
+        "cause",
+        re.compile(
+            r"\bwhy\b|\bhow\s+come\b|\bon what grounds\b|\bwhat for\W*$"
+            r"|\bwhat\s+(?:caused|led|was the reason|reason|prompted|triggered|motivated|purpose|drove)"
+            r"|\bwhat (?:is|was|were|are) the (?:reason|purpose|cause|motive)"
+        ),
+    ),
+)
+_MONTHS = (
+    "january february march april june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday "
+    "saturday sunday century centuries decade decades"
+).split()
+_NUMBER_WORDS = (
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "twenty thirty forty fifty hundred hundreds thousand thousands million millions billion "
+    "billions trillion dozen dozens half first second third fourth fifth percent"
+).split()
+_DATE_WORDS = frozenset(_MONTHS)
+_NUMBER_SET = frozenset(_NUMBER_WORDS)
+_CAUSE = re.compile(
+    r"\b(?:because|due to|as a result|owing to|so that|in order to|reason|reasons|led to|leading to|"
+    r"caused|causes|cause|result(?:ed|s)? in|thanks to|therefore|thus|hence|amid|"
+    r"rejecting|in return for|in response to|so as to)\b",
+    re.IGNORECASE,
+)
+_CAPITALISED = re.compile(r"(?<![\w’'])[A-Z][\w’'.-]*[A-Za-z]")
+# A place after "in", "at", ...: a name, a compound of one ("at the inter-Korean border"), or a
+# common noun of place ("in the capital", "at a military base").
+_PLACE = re.compile(
+    r"\b(?:in|at|from|to|near|into|across|outside|inside)\s+(?:(?:the|a|an)\s+)?"
+    r"((?:[a-z]+-)?[A-Z][\w’'-]+|(?:[a-z-]+\s+)?(?:border|capital|city|village|base|airport|embassy|zone|region)\b)"
+)
+_DIGITS = re.compile(r"\d")
+_YEAR = re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})s?\b")
+# "has yet to make a trip" says "has not made one": a negation without a negation word.
+_NEGATION = re.compile(r"\b(?:not|never|no|none|nor|without|n[’']t|cannot|neither|nobody|nothing|yet to)\b")
+_YET_TO = re.compile(r"\byet to\b")
+
+
+def question_type(question: str) -> str:
+    """Return what `question` asks for: name, date, number, place, cause, yesno or other."""
+    q = question.casefold().replace("’", "'")
+    for kind, rule in _TYPE_RULES:
+        if rule.search(q):
+            return kind
+    return "yesno" if _YES_NO.match(q) else "other"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the features read of one text, computed once per text (passage sentences recur)."""
+
+    forms: dict[str, set[str]]  # stemmed content term -> the casefolded words it came from
+    stems: tuple[str, ...]  # content terms in order
+    words: frozenset[str]
+    qualifiers: frozenset[str]
+    negated: bool
+    names: tuple[frozenset[str], ...]  # the words of each capitalised token after the first
+    places: tuple[frozenset[str], ...]  # the words of each place after "in", "at", "from", ...
+    years: frozenset[str]
+    digits: frozenset[str]
+    cause: bool
+
+
+@lru_cache(maxsize=50_000)
+def profile(text: str) -> Profile:
+    """Analyse `text` once: a pure function of it, so its results are cached."""
+    stops = stop_words()
+    all_words = frozenset(words(text))
+    return Profile(
+        forms=term_forms(text),
+        stems=tuple(stems(text)),
+        words=all_words,
+        qualifiers=frozenset(qualifiers(text)),
+        negated=negated(text),
+        names=tuple(
+            frozenset(w for w in words(m.group()) if w not in stops)
+            for m in _CAPITALISED.finditer(text)
+            if m.start() > 0
+        ),
+        places=tuple(frozenset(words(m.group(1))) - stops for m in _PLACE.finditer(text)),
+        years=frozenset(w for w in all_words if _YEAR.fullmatch(w)),
+        digits=frozenset(w for w in all_words if _DIGITS.search(w)),
+        cause=bool(_CAUSE.search(text)),
+    )
+
+
+def offers(sentence: str, known: set[str]) -> dict[str, bool]:
+    """Tell which kinds of answer `sentence` holds beyond the words in `known` (casefolded)."""
+    p = profile(sentence)
+    fresh = p.words - known
+    return {
+        "name": any(ws - known for ws in p.names),
+        "date": not fresh.isdisjoint(_DATE_WORDS) or bool(p.years - known),
+        "number": not fresh.isdisjoint(_NUMBER_SET) or bool(p.digits - known),
+        "place": any(ws & fresh for ws in p.places),  # "Pyongyang’s": the words, not the token
+        "cause": p.cause,
+    }
+
+
+def entities(question: str) -> set[str]:
+    """Return the casefolded names and numbers of `question`: capitalised words after its first, digits."""
+    found = {m.group().casefold() for m in _CAPITALISED.finditer(question) if m.start() > 0}
+    found |= {w for w in words(question) if _DIGITS.search(w)}
+    return {w for w in found if w not in stop_words()}
+
+
+def negated(text: str) -> bool:
+    """Tell whether `text` holds a negation word."""
+    return bool(_NEGATION.search(text.casefold()))
+
+
+# Small words that change what a question asks ("the only", "not", "the first"): an unanswerable
+# question is often an answerable one with one of them added, so a sentence must hold them too.
+QUALIFIERS = frozenset(
+    "not no never only first last most least all any every none without nor same other before after "
+    "more less fewer largest smallest earliest latest".split()
+)
+# Words that ask for the same qualifier in other words: "Trump's final meeting" is "a last meeting".
+_SAME_QUALIFIER = {
+    "final": "last",
+    "finally": "last",
+    "lastly": "last",
+    "initial": "first",
+    "initially": "first",
+    "firstly": "first",
+    "sole": "only",
+    "solely": "only",
+    "exclusively": "only",
+}
+_CONTRACTED = frozenset(
+    "isn wasn aren weren didn doesn don hasn haven hadn couldn wouldn shouldn won cannot".split()
+)
+
+
+def qualifiers(text: str) -> set[str]:
+    """Return the qualifier words of `text` (a contracted or plain negation, or "yet to", counts as "not")."""
+    found = {"not"} if _YET_TO.search(text.casefold()) else set()
+    for w in words(text.replace("’", "'")):
+        if w in _CONTRACTED or w == "nt":
+            found.add("not")
+        elif w in QUALIFIERS:
+            found.add(w)
+        elif w in _SAME_QUALIFIER:
+            found.add(_SAME_QUALIFIER[w])
+    return found
