@@ -30,7 +30,7 @@ from rag.features import (
     neighbours,
     sentence_features,
 )
-from rag.questions import offers, profile, question_type
+from rag.questions import offers, ordinals, profile, question_type
 from rag.retrieve import Hit
 from rag.schema import Citation
 from rag.text import content_terms, cosine_rows, quotable, sentence_spans, words
@@ -209,6 +209,7 @@ def focus(asked: str, query: str, cands: list[Candidate]) -> np.ndarray:
     mention a salary asks for something they do not hold.
     """
     own = content_terms(" ".join(content_words(asked)))
+    picks = ordinals(asked)  # "one last time": the word that picks, if its verb is paraphrased
     kind = question_type(asked)
     known = set(words(query))
     prev, nxt = neighbours(cands)
@@ -216,7 +217,7 @@ def focus(asked: str, query: str, cands: list[Candidate]) -> np.ndarray:
     for i, c in enumerate(cands):
         window = [c] + [cands[j] for j in (prev[i], nxt[i]) if j is not None]
         held = set().union(*(profile(w.text).forms for w in window))  # cached per sentence text
-        if own and not own & held:
+        if own and not (own | picks) & held:
             continue
         if kind in ANSWER_KINDS and not any(offers(w.text, known)[kind] for w in window):
             continue

@@ -175,6 +175,14 @@ def _unresolved(toks: list[tuple[str, bool]], i: int, question: str) -> str | No
         word == "latter" or word in ("same", "other", "former") and nxt in ("", "one", "ones")
     ):
         return f"unresolved 'the {word}'"
+    # "the two leaders", "both sides": a group named earlier, unless the question names anyone
+    # ("What did Krasnov say the two countries ...") or says which ("the two forms of environmental
+    # determinism", "the two abbots at Fécamp").
+    group = word == "both" or prev == "the" and word in ("two", "three")
+    after = toks[i + 2][0] if i + 2 < len(toks) else ""
+    group = group and nxt.endswith("s") and not toks[i + 1][1] and after not in _TO_PLACE | _PREPOSITIONS
+    if group and not _name_count(toks):
+        return "unresolved 'both'" if word == "both" else f"unresolved 'the {word}'"
     return None
 
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.text import stems, stop_words, term_forms, words
+from rag.text import content_terms, stems, stop_words, term_forms, words
 
 QUESTION_TYPES = ("name", "date", "number", "place", "cause")
 _YES_NO = re.compile(r"^(?:is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|may|might)\b")
@@ -201,3 +201,14 @@ def qualifiers(text: str) -> set[str]:
         elif w in _SAME_QUALIFIER:
             found.add(_SAME_QUALIFIER[w])
     return found
+
+
+# Words that pick one of several ("the second one", "one last time"): a follow-up's own words even
+# where its verb is a paraphrase ("Where did they see each other one last time?": "a last meeting").
+_ORDINALS = frozenset("first second third fourth fifth last next previous latest earliest".split())
+
+
+def ordinals(text: str) -> set[str]:
+    """Return the stemmed words of `text` that pick one of several ("second", "last"; "final" as "last")."""
+    found = (_SAME_QUALIFIER.get(w, w) for w in words(text))
+    return content_terms(" ".join(w for w in found if w in _ORDINALS))

@@ -61,6 +61,9 @@ SELF_CONTAINED = [
     "Why did Putin sign the treaty and when did Kim ratify it?",  # the object "it" is the treaty
     "Did Kim make it clear that he wanted talks?",  # an "it" that stands for nothing
     "What did Kim get in return for the dismantlement?",  # the complement is there
+    "What did Putin say the two countries would do?",  # a group, in a question with a name of its own
+    "What were the two forms of the treaty?",  # a group the question itself says
+    "Did both Kim and Trump attend?",
 ]
 DEPENDENT = {
     "What did he sign there?": "unresolved 'he'",
@@ -97,6 +100,8 @@ DEPENDENT = {
     "What did Kim get in return?": "unresolved 'in return'",
     "What happened as a result?": "unresolved 'as a result'",
     "What is his title there?": "no content words",  # "title" names the kind of answer, not a topic
+    "Where did the two leaders see each other for the last time?": "unresolved 'the two'",
+    "What did both sides agree on?": "unresolved 'both'",
 }
 
 
@@ -247,6 +252,16 @@ def test_a_follow_up_the_documents_cannot_answer_is_refused(chain: RagChain) -> 
     signed = _ask(chain, "What did he sign there?", turns)
     assert signed.history_used and not signed.refused, signed.text
     assert any(SIGNED in c.quote for c in signed.citations), signed.text
+
+
+def test_a_follow_up_with_a_paraphrased_verb_is_answered_through_the_word_that_picks(chain: RagChain) -> None:
+    # "get together" is nowhere in the articles; "last" picks the meeting the answer names ("a last
+    # meeting at the inter-Korean border"): the follow-up's own word, so it is not refused.
+    turns: list[Turn] = []
+    _ask(chain, "When did Trump and Kim hold their first summit?", turns)
+    last = _ask(chain, "Where did they get together one last time?", turns)
+    assert last.history_used and not last.refused, last.text
+    assert any("a last meeting at the inter-Korean border" in c.quote for c in last.citations), last.text
 
 
 class _Prompts(BaseCallbackHandler):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.questions import offers, profile, qualifiers, question_type
+from rag.questions import offers, ordinals, profile, qualifiers, question_type
 
 LAST_MEETING = (
     "During his term, Trump’s personal diplomacy with Kim resulted in their first 2018 summit in "
@@ -72,3 +72,10 @@ def test_a_qualifier_in_other_words_is_the_same_qualifier() -> None:
     assert "first" in qualifiers("Where was their initial summit held?")
     assert "only" in qualifiers("Is Russia his sole partner?")
     assert qualifiers("Where was the summit held?") == set()
+
+
+def test_the_words_that_pick_one_of_several() -> None:
+    assert ordinals("Where did they see each other one last time?") == {"last"}
+    assert ordinals("And the second one?") == {"second"}
+    assert ordinals("Where did the leaders meet for the final time?") == {"last"}  # as the qualifier
+    assert ordinals("Where was the summit held?") == set()
