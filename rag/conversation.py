@@ -11,11 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.followups import PERSON, content_words, dependence, has_name, stopwords, tokens
+from rag.questions import question_type
 from rag.schema import REFUSAL, Turn
 
 __all__ = ["QueryPlan", "content_words", "dependence", "plan_query"]
 
 _DEPTH = 6  # turns looked back through when a follow-up's referent is itself a follow-up
+# The question word that asks for each kind of answer (`rag.questions.question_type`).
+_ASKS = {"name": "who", "date": "when", "number": "how many", "place": "where", "cause": "why"}
 
 
 @dataclass(frozen=True)
@@ -98,5 +101,9 @@ def plan_query(question: str, history: Sequence[Turn], limit: int) -> QueryPlan:
         if word.casefold().replace("’", "'") not in own:
             seen.pop(word.casefold(), None)  # keep the latest mention, in order
             seen[word.casefold()] = word
+    asks = _ASKS.get(question_type(context), "") if reason == "ellipsis" else ""
+    if asks and question_type(question) not in _ASKS:
+        # "And the second one?" after "Where was the first summit held?" asks for a place too.
+        seen = {asks: asks, **seen}
     query = _fit(question, list(seen.values()), limit)
     return QueryPlan(query, query != question)

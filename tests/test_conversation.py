@@ -18,6 +18,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from rag import Answer, RagChain, Settings, build_chain, ingest
 from rag.conversation import QueryPlan, dependence, plan_query
 from rag.embeddings import LocalEmbeddings
+from rag.questions import question_type
 from rag.schema import REFUSAL, Turn
 from tests.conftest import HANOI_2024, SEEDS
 
@@ -143,9 +144,20 @@ def test_a_follow_up_of_a_follow_up_keeps_the_first_topic() -> None:
 
 def test_an_ellipsis_with_a_new_name_replaces_the_last_one_named() -> None:
     klingner = [Turn(question="Which think tank is Bruce Klingner with?", answer="...")]
-    assert plan_query("And Robert Manning?", klingner, LIMIT) == QueryPlan("And Robert Manning? tank", True)
+    manning = QueryPlan("And Robert Manning? who tank", True)  # a think tank's name, as before
+    assert plan_query("And Robert Manning?", klingner, LIMIT) == manning
     china = [Turn(question="What did North Korea sign with China?", answer="...")]
     assert plan_query("What about Russia?", china, LIMIT).query == "What about Russia? North Korea sign"
+
+
+def test_an_ellipsis_asks_for_what_the_turn_it_refers_to_asked() -> None:
+    first = [Turn(question="Where was the first Trump-Kim summit held?", answer="In Singapore [1]")]
+    plan = plan_query("And the second one?", first, LIMIT)
+    assert plan == QueryPlan("And the second one? where Trump Kim summit held", True)
+    assert question_type(plan.query) == "place"
+    # An ellipsis that asks for something of its own keeps it.
+    where = plan_query("And where did they meet last?", first, LIMIT)
+    assert where == QueryPlan("And where did they meet last? Trump Kim summit held", True)
 
 
 def test_he_skips_a_refused_turn_that_names_no_one() -> None:
