@@ -204,9 +204,10 @@ def focus(asked: str, query: str, cands: list[Candidate]) -> np.ndarray:
     A follow-up is searched with the words of the turn it refers to, which the old answer holds;
     what it adds ("How old is he?": "old"; "What did he sign there?": "sign") must be in the
     sentence or beside it: one of the follow-up's own content words, and the kind of answer it
-    asks for (a number, a date, a name, a place). Here a word the corpus lacks counts as missing:
-    a follow-up has few words of its own, and "What is his salary?" over documents that never
-    mention a salary asks for something they do not hold.
+    asks for (a number, a date, a name, a place) in a sentence that holds one of them: "When was
+    that facility built?" is not answered by a date beside the facility's sentence. A word the
+    corpus lacks counts as missing here: a follow-up has few words of its own, and "What is his
+    salary?" over documents that never mention a salary asks for something they do not hold.
     """
     own = content_terms(" ".join(content_words(asked)))
     picks = ordinals(asked)  # "one last time": the word that picks, if its verb is paraphrased
@@ -219,7 +220,8 @@ def focus(asked: str, query: str, cands: list[Candidate]) -> np.ndarray:
         held = set().union(*(profile(w.text).forms for w in window))  # cached per sentence text
         if own and not (own | picks) & held:
             continue
-        if kind in ANSWER_KINDS and not any(offers(w.text, known)[kind] for w in window):
+        mine = [w for w in window if not own or not (own | picks).isdisjoint(profile(w.text).forms)]
+        if kind in ANSWER_KINDS and not any(offers(w.text, known)[kind] for w in mine):
             continue
         out[i] = True
     return out

@@ -266,6 +266,21 @@ def test_a_follow_up_the_documents_cannot_answer_is_refused(chain: RagChain) -> 
     assert any(SIGNED in c.quote for c in signed.citations), signed.text
 
 
+def test_the_kind_a_follow_up_asks_for_must_stand_with_its_own_words(chain: RagChain) -> None:
+    # The facility's sentence dates nothing; the date in the sentence beside it is another
+    # event's, so "when was it built" is not answered from it.
+    turns: list[Turn] = []
+    _ask(chain, "What did Kim offer at the Hanoi summit?", turns)
+    built = _ask(chain, "When was that facility constructed?", turns)
+    assert built.history_used and built.refused, built.text
+    # Where the date stands in the sentence with the follow-up's word ("signed ... on Monday").
+    turns = []
+    _ask(chain, DELEGATION_Q, turns)
+    signed = _ask(chain, "When did he sign it?", turns)
+    assert signed.history_used and not signed.refused, signed.text
+    assert any(SIGNED in c.quote for c in signed.citations), signed.text
+
+
 def test_a_follow_up_with_a_paraphrased_verb_is_answered_through_the_word_that_picks(chain: RagChain) -> None:
     # "get together" is nowhere in the articles; "last" picks the meeting the answer names ("a last
     # meeting at the inter-Korean border"): the follow-up's own word, so it is not refused.
