@@ -4,7 +4,9 @@ A question depends on its history when it opens with an ellipsis ("And the secon
 Russia?"), has no content words of its own ("Why?", "What did he say?"), or holds a reference the
 question itself does not resolve: a pronoun with no name or noun before it, a verb's or a
 preposition's "it" with only its subject named ("If Washington makes it, ..."), locative "there",
-temporal "then", demonstrative "that"/"this", a reply with its complement left out ("in response").
+temporal "then", demonstrative "that"/"this", a group with no names ("the two leaders"), a view
+with no one to hold it ("What has Kim abandoned, in his view?"), a reply with its complement left
+out ("in response").
 
 Written by hand: coreference libraries (spaCy's coreferee, fastcoref) need model downloads and
 hundreds of MB, for a decision a few lexical rules make well on short questions.
@@ -58,6 +60,8 @@ _MISSING_COMPLEMENT = re.compile(
     r"\b(in (?:response|return|exchange|reply|turn)|as a (?:result|consequence)|instead|afterwards?)\W*$",
     re.IGNORECASE,
 )
+# Whose view: a question about Kim "in his view" asks what someone named before thinks of him.
+_VIEW = frozenset("view views opinion words assessment estimation judgment judgement mind eyes".split())
 _OPENERS = ("and", "but", "also", "so", "or", "then")
 _OPENING_PHRASES = ("what about", "how about", "what else", "anything else", "what if", "why not")
 
@@ -134,6 +138,8 @@ def _unresolved(toks: list[tuple[str, bool]], i: int, question: str) -> str | No
     names = {w for w, cap in before if cap and w not in stops}
     if word in _OBJECT:
         return None if len(names) >= 2 else f"unresolved {word!r}"  # "him" is not the clause's subject
+    if word in ("his", "her", "their") and prev == "in" and nxt in _VIEW and len(names) < 2:
+        return f"unresolved {word!r}"  # "What has Kim abandoned, in his view?": someone else's view
     if word in PERSON:
         return None if names or nouns else f"unresolved {word!r}"
     # "How did North Korea react to it?", "If Washington makes it": the object of a preposition or

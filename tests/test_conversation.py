@@ -65,6 +65,7 @@ SELF_CONTAINED = [
     "What did Putin say the two countries would do?",  # a group, in a question with a name of its own
     "What were the two forms of the treaty?",  # a group the question itself says
     "Did both Kim and Trump attend?",
+    "What did Trump say about Kim in his words?",  # two names: one of them holds the view
 ]
 DEPENDENT = {
     "What did he sign there?": "unresolved 'he'",
@@ -103,6 +104,7 @@ DEPENDENT = {
     "What is his title there?": "no content words",  # "title" names the kind of answer, not a topic
     "Where did the two leaders see each other for the last time?": "unresolved 'the two'",
     "What did both sides agree on?": "unresolved 'both'",
+    "What does Kim want now, in his view?": "unresolved 'his'",  # whose view: someone named before
 }
 
 
