@@ -25,7 +25,7 @@ _TYPE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "date",
         re.compile(
             r"\bwhen\b|\bat what (?:point|stage)\b"
-            rf"|{_WHICH}(?:years?|months?|days?|dates?|decades?|century|week|weekday|time|season)\b"
+            rf"|{_WHICH}(?:years?|months?|days?|dates?|decades?|century|week|weekday|time|season|deadline)\b"
         ),
     ),
     (
@@ -73,6 +73,13 @@ _NUMBER_WORDS = (
     "billions trillion dozen dozens half first second third fourth fifth percent"
 ).split()
 _DATE_WORDS = frozenset(_MONTHS)
+# A date said relative to the text's own time: "until the end of this year", "days later".
+_RELATIVE_DATE = re.compile(
+    r"\b(?:(?:this|last|next|that|the same|earlier this|later this)\s+"
+    r"(?:year|month|week|weekend|summer|winter|spring|autumn|fall|decade|century|morning|evening)"
+    r"|yesterday|today|tomorrow|tonight|(?:days|weeks|months|years) (?:later|earlier|ago))\b",
+    re.IGNORECASE,
+)
 _NUMBER_SET = frozenset(_NUMBER_WORDS)
 _CAUSE = re.compile(
     r"\b(?:because|due to|as a result|owing to|so that|in order to|reason|reasons|led to|leading to|"
@@ -115,6 +122,7 @@ class Profile:
     names: tuple[frozenset[str], ...]  # the words of each capitalised token after the first
     places: tuple[frozenset[str], ...]  # the words of each place after "in", "at", "from", ...
     years: frozenset[str]
+    relative_dates: tuple[frozenset[str], ...]  # the words of each "this year", "days later", ...
     digits: frozenset[str]
     cause: bool
 
@@ -137,6 +145,7 @@ def profile(text: str) -> Profile:
         ),
         places=tuple(frozenset(words(m.group(1))) - stops for m in _PLACE.finditer(text)),
         years=frozenset(w for w in all_words if _YEAR.fullmatch(w)),
+        relative_dates=tuple(frozenset(words(m.group())) for m in _RELATIVE_DATE.finditer(text)),
         digits=frozenset(w for w in all_words if _DIGITS.search(w)),
         cause=bool(_CAUSE.search(text)),
     )
@@ -148,7 +157,9 @@ def offers(sentence: str, known: set[str]) -> dict[str, bool]:
     fresh = p.words - known
     return {
         "name": any(ws - known for ws in p.names),
-        "date": not fresh.isdisjoint(_DATE_WORDS) or bool(p.years - known),
+        "date": not fresh.isdisjoint(_DATE_WORDS)
+        or bool(p.years - known)
+        or any(ws - known for ws in p.relative_dates),
         "number": not fresh.isdisjoint(_NUMBER_SET) or bool(p.digits - known),
         "place": any(ws & fresh for ws in p.places),  # "Pyongyang’s": the words, not the token
         "cause": p.cause,

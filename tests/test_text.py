@@ -23,6 +23,7 @@ QUESTION_TYPES = {
     "What year did the Hanoi summit collapse?": "date",
     "At what point did the talks stall?": "date",
     "What time did the drills begin?": "date",
+    "What deadline did Kim give Washington?": "date",
     # who: a name, also when the noun asked for comes after a name or an adjective
     "Whom did Kim meet in Vladivostok?": "name",
     "Which Heritage Foundation analyst spoke about the price of reengaging?": "name",
@@ -79,3 +80,11 @@ def test_the_words_that_pick_one_of_several() -> None:
     assert ordinals("And the second one?") == {"second"}
     assert ordinals("Where did the leaders meet for the final time?") == {"last"}  # as the qualifier
     assert ordinals("Where was the summit held?") == set()
+
+
+def test_a_date_said_relative_to_the_text_is_a_date() -> None:
+    timeline = "He has set in place a timeline until the end of this year for Washington to come around."
+    assert offers(timeline, {"what", "deadline", "did", "kim", "give", "washington"})["date"]
+    assert not offers(timeline, {"what", "did", "kim", "do", "this", "year"})["date"]  # asked already
+    assert offers("The delegation headed home days later.", {"when"})["date"]
+    assert not offers("The delegation headed home quickly.", {"when"})["date"]
