@@ -39,7 +39,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold
 
-from rag.answer import Answerer, Candidate, Evidence, Model, TextVectors, candidates, extract, load_answerer
+from rag.answer import Answerer, Candidate, Evidence, Model, candidates, extract, load_answerer
 from rag.features import (
     GATE_FEATURES,
     SENTENCE_FEATURES,
@@ -51,6 +51,7 @@ from rag.features import (
 from rag.retrieve import Hit
 from rag.schema import ChatInput, Turn, to_turns
 from rag.text import term_forms
+from rag.vectors import TextVectors
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "rag" / "assets" / "answerer.json"
@@ -158,8 +159,11 @@ def featurise(raws: list[Raw], vectors: TextVectors) -> list[Sample]:
     out = []
     for r in raws:
         cands = candidates(r.hits)
-        vecs = vectors([r.query] + [c.text for c in cands])
-        feats = sentence_features(r.query, cands, r.hits, vecs[:1], vecs[1:], r.idf.__getitem__)
+        texts = [r.query] + [c.text for c in cands]
+        vecs, wvecs = vectors(texts), vectors.words(texts)
+        feats = sentence_features(
+            r.query, cands, r.hits, vecs[:1], vecs[1:], r.idf.__getitem__, (wvecs[0], wvecs[1:])
+        )
         labels = np.array(
             [
                 any(r.hits[c.hit].source == s and c.start < e and a < c.end for s, a, e in r.gold)
@@ -373,14 +377,17 @@ def main() -> None:
         part = [s for s in samples if s.kind == kind]
         y = [s.answerable for s in part]
         report[kind] = {"gate_auc": round(float(roc_auc_score(y, [gate_p[s.id] for s in part])), 4)}
+        # Out of fold, the share of answerable rows with a gold candidate whose best sentence is gold.
+        top = [s.labels[int(np.argmax(p[s.id]))] for s in part if s.answerable and s.labels.any()]
+        report[kind]["ranker_top1"] = round(float(np.mean(top)), 4)
     grid = []
     for ratio in (0.25, 0.4, 0.6):
         for gain in (0.0, 0.2):
-            for sim in (0.9,):
-                a = Answerer(current.ranker, current.gate, ratio, gain, sim)
+            for tie in (1.0, 0.9, 0.8):
+                a = Answerer(current.ranker, current.gate, ratio, gain, 0.9, tie)
                 m = {k: compose_metrics([s for s in samples if s.kind == k], p, a) for k in ("seed", "squad")}
-                grid.append(((ratio, gain, sim), m))
-                print(ratio, gain, sim, m, file=sys.stderr)
+                grid.append(((ratio, gain, tie), m))
+                print(ratio, gain, tie, m, file=sys.stderr)
     best = max(
         grid,
         key=lambda g: (
@@ -389,8 +396,14 @@ def main() -> None:
             + 0.5 * (g[1]["seed"]["cites_gold"] + g[1]["squad"]["cites_gold"])
         ),
     )
-    ratio, gain, sim = best[0]
-    report["compose"] = {"second_ratio": ratio, "min_gain": gain, "max_similarity": sim, **best[1]}
+    ratio, gain, tie = best[0]
+    report["compose"] = {
+        "second_ratio": ratio,
+        "min_gain": gain,
+        "max_similarity": 0.9,
+        "tie_ratio": tie,
+        **best[1],
+    }
     sweep = []
     for t in np.arange(0.05, 0.95, 0.025):
         sweep.append(
@@ -433,7 +446,8 @@ def main() -> None:
             "compose": {
                 "second_ratio": current.second_ratio if args.keep_ranker else ratio,
                 "min_gain": current.min_gain if args.keep_ranker else gain,
-                "max_similarity": current.max_similarity if args.keep_ranker else sim,
+                "max_similarity": current.max_similarity if args.keep_ranker else 0.9,
+                "tie_ratio": current.tie_ratio if args.keep_ranker else tie,
             },
             "cross_validated": {k: v for k, v in report.items() if k != "sweep"},
         }

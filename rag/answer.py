@@ -10,8 +10,6 @@ Both were fitted by `evals/fit_answerer.py`; their coefficients ship in `rag/ass
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -34,6 +32,7 @@ from rag.questions import offers, ordinals, profile, question_type
 from rag.retrieve import Hit
 from rag.schema import Citation
 from rag.text import content_terms, cosine_rows, quotable, sentence_spans, words
+from rag.vectors import TextVectors, as_vectors
 
 # Weight of meaning (embedding cosine) against wording (shared content terms) in the LLM path's
 # support score (rag.checking).
@@ -127,6 +126,7 @@ class Answerer:
     second_ratio: float  # a further sentence needs this share of the best one's score
     min_gain: float  # ... and to hold this share of the question's words the first ones lack
     max_similarity: float  # ... and to be less similar than this to each of them
+    tie_ratio: float = 1.0  # one scoring this share of the best is kept without new words: a near tie
 
 
 @cache
@@ -141,6 +141,7 @@ def load_answerer() -> Answerer:
         float(compose["second_ratio"]),
         float(compose["min_gain"]),
         float(compose["max_similarity"]),
+        float(compose.get("tie_ratio", 1.0)),
     )
 
 
@@ -184,8 +185,12 @@ def score_evidence(
     if not cands:
         none = np.zeros((0, len(SENTENCE_FEATURES)))
         return Evidence([], np.zeros((0, 1), dtype=np.float32), np.zeros(0), none, [], {}, 0.0)
-    vectors = _vectors(embeddings)([question] + [c.text for c in cands])
-    feats = sentence_features(question, cands, hits, vectors[:1], vectors[1:], idf)
+    texts = [question] + [c.text for c in cands]
+    store = as_vectors(embeddings)
+    vectors, word_vectors = store(texts), store.words(texts)
+    feats = sentence_features(
+        question, cands, hits, vectors[:1], vectors[1:], idf, (word_vectors[0], word_vectors[1:])
+    )
     scores = model.ranker.probability(feats.x, SENTENCE_FEATURES)
     gate = gate_features(feats, scores)
     answerable = float(model.gate.probability(gate[None, :], GATE_FEATURES)[0])
@@ -227,46 +232,6 @@ def focus(asked: str, query: str, cands: list[Candidate]) -> np.ndarray:
     return out
 
 
-class TextVectors:
-    """Embed texts through an LRU cache: passage sentences recur from one question to the next."""
-
-    def __init__(self, embeddings: Embeddings, max_items: int = 20_000) -> None:
-        self.embeddings = embeddings
-        self.max_items = max_items
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __call__(self, texts: list[str]) -> np.ndarray:
-        """Return an (n, d) array of unit vectors for `texts`, embedding only the unseen ones."""
-        with self._lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if missing:
-            embed_array = getattr(self.embeddings, "embed_array", None)
-            fresh = (
-                np.asarray(embed_array(missing))
-                if embed_array is not None
-                else np.asarray(self.embeddings.embed_documents(missing), dtype=np.float32)
-            )
-            with self._lock:
-                self._cache.update(zip(missing, fresh, strict=True))
-        with self._lock:
-            rows = []
-            for t in texts:
-                row = self._cache.get(t)
-                if row is None:  # evicted by a concurrent caller between the two steps
-                    row = fresh[missing.index(t)]
-                else:
-                    self._cache.move_to_end(t)
-                rows.append(row)
-            while len(self._cache) > self.max_items:
-                self._cache.popitem(last=False)
-        return np.stack(rows) if rows else np.zeros((0, 1), dtype=np.float32)
-
-
-def _vectors(embeddings: Embeddings | TextVectors) -> TextVectors:
-    return embeddings if isinstance(embeddings, TextVectors) else TextVectors(embeddings)
-
-
 def _citation(n: int, hit: Hit, cand: Candidate, score: float) -> Citation:
     return Citation(
         n=n,
@@ -287,7 +252,8 @@ def extract(
 
     A further sentence must score at least `second_ratio` × the best, hold question words the
     picked ones lack (more than `min_gain` of the question's IDF weight) or offer the kind of
-    answer asked (a name for who, ...), and not be a look-alike of them (the next table row). A
+    answer asked (a name for who, ...) or score within `tie_ratio` of the best, and not be a
+    look-alike of them (more similar than `max_similarity`: the next table row). A
     passage is cited once: a sentence next to one already picked from the same passage joins its
     quote (one contiguous source span); any other sentence of that passage is left out.
     """
@@ -305,7 +271,8 @@ def extract(
         picked = [i for group in groups for i in group]
         if max(float(sims[j, i]) for i in picked) > model.max_similarity:
             continue  # a look-alike says nothing new
-        if _gain(evidence, j, picked) <= model.min_gain and not match[j]:
+        tied = scores[j] >= model.tie_ratio * scores[order[0]]  # the ranker can't tell which answers
+        if _gain(evidence, j, picked) <= model.min_gain and not match[j] and not tied:
             continue  # it adds neither question words nor the kind of answer asked: a look-alike
         same = [g for g in groups if cands[g[0]].hit == cands[j].hit]
         if not same:

@@ -29,7 +29,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from rag import llm
-from rag.answer import Evidence, TextVectors, extract, score_evidence
+from rag.answer import Evidence, extract, score_evidence
 from rag.checking import check_citations
 from rag.conversation import QueryPlan, plan_query
 from rag.limits import LLMLimit
@@ -37,6 +37,7 @@ from rag.prompts import ChainPrompts
 from rag.retrieve import Hit, Retriever, open_retriever
 from rag.schema import REFUSAL, Answer, ChatInput, to_chat_input
 from rag.settings import LLMMode, RetrievalMode, Settings
+from rag.vectors import TextVectors
 
 if TYPE_CHECKING:  # only the openai answerer needs chat models; they load with it
     from langchain_core.language_models import BaseChatModel

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from rag.answer import COSINE_WEIGHT, TextVectors, _citation, _vectors, candidates
+from rag.answer import COSINE_WEIGHT, _citation, candidates
 from rag.retrieve import Hit
 from rag.schema import Citation
 from rag.text import content_terms, coverage, sentence_spans
+from rag.vectors import TextVectors, as_vectors
 
 # [1], [1, 2], [1][2], [1-3], [1; 2], [1 and 2]: one group of numbers.
 _MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*(?:,|;|-|–|and)\s*\d{1,3})*)\s*\]")
@@ -221,7 +222,7 @@ def check_citations(
     for idx, cand in enumerate(cands):
         by_hit.setdefault(cand.hit, []).append(idx)
     plain = [s.text for s in sentences]
-    vectors = _vectors(embeddings)(plain + [c.text for c in cands]) if plain else np.zeros((0, 1))
+    vectors = as_vectors(embeddings)(plain + [c.text for c in cands]) if plain else np.zeros((0, 1))
     sent_vecs, cand_vecs = vectors[: len(plain)], vectors[len(plain) :]
     passage_terms = {n: content_terms(hits[n - 1].text) for s in sentences for n in s.cited}
     best_for: dict[int, tuple[bool, float, int]] = {}  # n -> (supported, score, candidate)

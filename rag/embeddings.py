@@ -11,15 +11,16 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from rag.errors import ModelFileError
+from rag.vectors import WordVectors
 
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
@@ -100,33 +101,55 @@ class LocalEmbeddings(Embeddings):
         """Count the model tokens of `text` without special tokens or truncation."""
         return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
 
-    def _embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+    def _run(self, texts: Sequence[str]) -> tuple[list[Any], np.ndarray, np.ndarray]:
         encodings = self.tokenizer.encode_batch(list(texts))
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         (hidden,) = self.session.run(["last_hidden_state"], feeds)
+        return encodings, mask, np.asarray(hidden, dtype=np.float32)
+
+    @staticmethod
+    def _pooled(mask: np.ndarray, hidden: np.ndarray) -> np.ndarray:
         weights = mask[:, :, None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return np.asarray(pooled / np.clip(norms, 1e-12, None), dtype=np.float32)
 
-    def embed_array(self, texts: Sequence[str], *, sort_by_length: bool = True) -> np.ndarray:
-        """Embed `texts` into an (n, 384) float32 array of unit vectors, in input order."""
-        if not texts:
-            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+    def _batches(self, texts: Sequence[str], sort_by_length: bool = True) -> Iterator[tuple[list[int], Any]]:
         # Batches of similar length pad less: sort by length, embed, put back in order.
         order = (
             sorted(range(len(texts)), key=lambda i: len(texts[i]))
             if sort_by_length
             else list(range(len(texts)))
         )
-        out = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
         with self._lock:
             for start in range(0, len(order), self.batch_size):
                 idx = order[start : start + self.batch_size]
-                out[idx] = self._embed_batch([texts[i] for i in idx])
+                yield idx, self._run([texts[i] for i in idx])
+
+    def embed_array(self, texts: Sequence[str], *, sort_by_length: bool = True) -> np.ndarray:
+        """Embed `texts` into an (n, 384) float32 array of unit vectors, in input order."""
+        out = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
+        for idx, (_, mask, hidden) in self._batches(texts, sort_by_length):
+            out[idx] = self._pooled(mask, hidden)
         return out
+
+    def embed_with_words(self, texts: Sequence[str]) -> tuple[np.ndarray, list[WordVectors]]:
+        """Embed `texts` as `embed_array` does, and give each word's vector in context from the same run.
+
+        A word's vector is the mean of its word pieces' outputs, normalised: the soft-match
+        features compare the question's words with a sentence's (rag.soft) through them.
+        """
+        out = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
+        words: list[WordVectors | None] = [None] * len(texts)
+        for idx, (encodings, mask, hidden) in self._batches(texts):
+            out[idx] = self._pooled(mask, hidden)
+            for i, enc, h in zip(idx, encodings, hidden, strict=True):
+                words[i] = _word_vectors(texts[i], enc, h)
+        return out, [
+            w if w is not None else WordVectors((), np.zeros((0, DIMENSIONS), np.float16)) for w in words
+        ]
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed passages for the index."""
@@ -135,3 +158,19 @@ class LocalEmbeddings(Embeddings):
     def embed_query(self, text: str) -> list[float]:
         """Embed one question."""
         return cast(list[float], self.embed_array([text])[0].tolist())
+
+
+def _word_vectors(text: str, encoding: Any, hidden: np.ndarray) -> WordVectors:
+    pieces: dict[int, list[int]] = {}
+    for j, w in enumerate(encoding.word_ids):
+        if w is not None:
+            pieces.setdefault(w, []).append(j)
+    names, rows = [], []
+    for js in pieces.values():
+        word = text[encoding.offsets[js[0]][0] : encoding.offsets[js[-1]][1]].lower()
+        if any(ch.isalnum() for ch in word):
+            v = hidden[js].mean(axis=0)
+            names.append(word)
+            rows.append(v / max(float(np.linalg.norm(v)), 1e-9))
+    vectors = np.asarray(rows, dtype=np.float16).reshape(len(rows), DIMENSIONS)
+    return WordVectors(tuple(names), vectors)

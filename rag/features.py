@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from rag.questions import QUESTION_TYPES, entities, negated, offers, profile, qualifiers, question_type
+from rag.soft import SOFT_FEATURES, soft_features
 from rag.text import stems, term_forms, words
+from rag.vectors import WordVectors
 
 if TYPE_CHECKING:
     from rag.answer import Candidate
@@ -60,10 +62,13 @@ SENTENCE_FEATURES: tuple[str, ...] = (
     "ent_missing",  # IDF (÷ unseen IDF) of the rarest known name or number of the question its
     # neighbourhood lacks: "Which agreement did Kim Chol Won sign with Sergei Lavrov?"
 )
+_WORD_FEATURES = len(SENTENCE_FEATURES)
+SENTENCE_FEATURES += SOFT_FEATURES  # the question's words matched in meaning (rag.soft)
+_RELATIVE = ("cos_rel", "wcov_rel", "soft_rel")  # zero for the best sentence: no gate feature
 GATE_FEATURES: tuple[str, ...] = (
     "p_best",  # logit of the best sentence's probability
     "margin",  # its probability minus the second's
-    *(f"best_{f}" for f in SENTENCE_FEATURES if f not in ("cos_rel", "wcov_rel")),
+    *(f"best_{f}" for f in SENTENCE_FEATURES if f not in _RELATIVE),
     "max_cos",
     "max_wcov",
     "max_ctx_wcov",
@@ -112,8 +117,9 @@ def sentence_features(
     qvec: np.ndarray,
     cvecs: np.ndarray,
     idf: Lexicon | Callable[[str], float] | None,
+    word_vectors: tuple[WordVectors, Sequence[WordVectors]],
 ) -> SentenceFeatures:
-    """Compute SENTENCE_FEATURES for each candidate sentence."""
+    """Compute SENTENCE_FEATURES for each candidate sentence (`word_vectors`: question's, sentences')."""
     qtype = question_type(question)
     qforms = term_forms(question)
     weights, rarity = term_weights(sorted(qforms), idf)
@@ -199,11 +205,14 @@ def sentence_features(
                 missing(ctx_terms, ent_terms),
             ]
         )
-    x = np.asarray(rows, dtype=np.float64).reshape(n, len(SENTENCE_FEATURES))
+    x = np.asarray(rows, dtype=np.float64).reshape(n, _WORD_FEATURES)
     if n:
         x[:, 1] = x[:, 0] - x[:, 0].max()
         x[:, 5] = x[:, 4] - x[:, 4].max()
-    return SentenceFeatures(x, held, weights, qtype)
+    # A content word's soft-match weight: its IDF ÷ the unseen IDF (1 for a word the corpus lacks).
+    soft_weights = {w: rarity.get(t, 1.0) for t, forms_of in qforms.items() for w in forms_of}
+    soft = soft_features(word_vectors[0], soft_weights, word_vectors[1], prev, nxt)
+    return SentenceFeatures(np.hstack([x, soft]), held, weights, qtype)
 
 
 def gate_features(feats: SentenceFeatures, p: np.ndarray) -> np.ndarray:
@@ -216,7 +225,7 @@ def gate_features(feats: SentenceFeatures, p: np.ndarray) -> np.ndarray:
     top = float(np.clip(p[b], 1e-6, 1 - 1e-6))
     second = float(p[order[1]]) if len(p) > 1 else 0.0
     col = {f: i for i, f in enumerate(SENTENCE_FEATURES)}
-    best = [x[b, i] for f, i in col.items() if f not in ("cos_rel", "wcov_rel")]
+    best = [x[b, i] for f, i in col.items() if f not in _RELATIVE]
     return np.asarray(
         [
             math.log(top / (1 - top)),

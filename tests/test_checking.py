@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer import TextVectors
 from rag.checking import check_citations, split_cited
 from rag.embeddings import LocalEmbeddings
 from rag.schema import Passage
+from rag.vectors import TextVectors
 
 KRASNOV = (
     "Prosecutor General Igor Krasnov, the head of the delegation, and Kim Chol Won, director of North "
