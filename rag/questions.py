@@ -95,6 +95,7 @@ _PLACE = re.compile(
     r"((?:[a-z]+-)?[A-Z][\w’'-]+|(?:[a-z-]+\s+)?(?:border|capital|city|village|base|airport|embassy|zone|region)\b)"
 )
 _DIGITS = re.compile(r"\d")
+_POSSESSIVE = re.compile(r"[’']s$")
 _YEAR = re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})s?\b")
 # "has yet to make a trip" says "has not made one": a negation without a negation word.
 _NEGATION = re.compile(r"\b(?:not|never|no|none|nor|without|n[’']t|cannot|neither|nobody|nothing|yet to)\b")
@@ -167,8 +168,16 @@ def offers(sentence: str, known: set[str]) -> dict[str, bool]:
 
 
 def entities(question: str) -> set[str]:
-    """Return the casefolded names and numbers of `question`: capitalised words after its first, digits."""
-    found = {m.group().casefold() for m in _CAPITALISED.finditer(question) if m.start() > 0}
+    """Return the casefolded names and numbers of `question`: capitalised words after its first, digits.
+
+    The first word is capitalised anyway, so it counts only as a possessive ("Putin's trip took place
+    in which month?"): question words and verbs never take one.
+    """
+    found = {
+        m.group().casefold()
+        for m in _CAPITALISED.finditer(question)
+        if m.start() > 0 or _POSSESSIVE.search(m.group()) and words(m.group())[0] not in stop_words()
+    }
     found |= {w for w in words(question) if _DIGITS.search(w)}
     return {w for w in found if w not in stop_words()}
 

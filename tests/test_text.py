@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.questions import offers, ordinals, profile, qualifiers, question_type
+from rag.questions import entities, offers, ordinals, profile, qualifiers, question_type
 
 LAST_MEETING = (
     "During his term, Trump’s personal diplomacy with Kim resulted in their first 2018 summit in "
@@ -88,3 +88,10 @@ def test_a_date_said_relative_to_the_text_is_a_date() -> None:
     assert not offers(timeline, {"what", "did", "kim", "do", "this", "year"})["date"]  # asked already
     assert offers("The delegation headed home days later.", {"when"})["date"]
     assert not offers("The delegation headed home quickly.", {"when"})["date"]
+
+
+def test_a_question_that_opens_with_a_name_keeps_it() -> None:
+    # The first word is capitalised anyway; as a possessive it is a name, not a question word.
+    assert "putin's" in entities("Putin's trip took place in which month?")
+    assert "who's" not in entities("Who's Kim Chol Won?") and "kim" in entities("Who's Kim Chol Won?")
+    assert entities("Which day of the week was it published?") == set()
