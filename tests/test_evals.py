@@ -69,14 +69,14 @@ MINIMUMS = {
 MAXIMUMS = {"refusal.false_rate": 0.05, "answer.words": 55}
 # The multi-turn set at its level after conversation handling (evals/README.md), overall and by kind.
 CONVERSATION_MINIMUMS = {
-    "passed": 20,
+    "passed": 22,
     "retrieval.hit_at_k": 0.95,
     "citation.recall": 0.7,
     "refusal.accuracy": 0.55,
-    # 3 of 5: "What is the population of Pyongyang?" is answered (0.48: "population" is in neither
+    # 3 of 5: "What is the population of Pyongyang?" is answered (0.45: "population" is in neither
     # article, so it is neutral, and Pyongyang is everywhere), and "What is the best way to learn
-    # Korean?" sits at the out-of-fold threshold (0.258 against 0.25). conversations_dev and the
-    # check set refuse 9 of 9 and 7 of 7 of theirs (evals/README.md).
+    # Korean?" sits just above the out-of-fold threshold (0.274 against 0.225). conversations_dev and
+    # the check set refuse 9 of 9 and 7 of 7 of theirs (evals/README.md).
     "by_kind.off-corpus-after.refusal.recall": 0.6,
     "by_kind.topic-switch.passed": 4,
     "by_kind.follow-up.passed": 10,

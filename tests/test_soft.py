@@ -97,3 +97,32 @@ def test_a_paraphrase_matches_in_meaning_where_a_stem_match_misleads(embeddings:
     assert feats.x.shape == (len(cands), len(SENTENCE_FEATURES))
     in_matrix = feats.x[:, [SENTENCE_FEATURES.index(f) for f in SOFT_FEATURES]]
     assert in_matrix[krasnov, 0] > in_matrix[home, 0]
+
+
+def test_a_near_tie_is_cited_too_even_without_new_question_words(embeddings: LocalEmbeddings) -> None:
+    from dataclasses import replace
+
+    from rag.answer import Evidence, extract, load_answerer, score_evidence
+
+    hit = Hit(
+        rank=1,
+        id="x",
+        source="a.txt",
+        title="",
+        page=None,
+        start=0,
+        end=len(PASSAGE),
+        score=1.0,
+        text=PASSAGE,
+    )
+    ev = score_evidence("Who led the delegation?", [hit], embeddings)
+    # Two sentences the ranker can't tell apart, the second adding no question word.
+    scores = np.zeros(len(ev.candidates))
+    scores[:2] = (0.60, 0.57)
+    held = [frozenset({"deleg"})] * len(ev.candidates)
+    tied = Evidence(ev.candidates, ev.vectors, scores, np.zeros_like(ev.features), held, {"deleg": 1.0}, 1.0)
+    model = load_answerer()
+    _, one = extract(tied, [hit], answerer=replace(model, tie_ratio=1.0, min_gain=0.0, max_similarity=1.0))
+    _, both = extract(tied, [hit], answerer=replace(model, tie_ratio=0.8, min_gain=0.0, max_similarity=1.0))
+    assert len(one) == 1 and len(both) == 1  # one passage: the two adjacent sentences join one quote
+    assert both[0].end - both[0].start > one[0].end - one[0].start
