@@ -10,6 +10,7 @@ Both were fitted by `evals/fit_answerer.py`; their coefficients ship in `rag/ass
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -44,6 +45,7 @@ LEAD_RATIO = 0.2
 MODEL_FILE = "answerer.json"
 # A follow-up's sentences that lack what it asks for keep this share of their score.
 FOCUS_PENALTY = 0.5
+TIE_MAX_SIMILARITY = 0.75  # a near tie this similar to a picked sentence is a look-alike
 ANSWER_KINDS = ("name", "date", "number", "place")
 _CLOSING = "\"'”’)] "  # after a question mark: "... Turn to Russia?”"
 
@@ -269,11 +271,18 @@ def extract(
         if len(groups) >= MAX_ANSWER_SENTENCES or scores[j] < model.second_ratio * scores[order[0]]:
             break
         picked = [i for group in groups for i in group]
-        if max(float(sims[j, i]) for i in picked) > model.max_similarity:
+        closest = max(float(sims[j, i]) for i in picked)
+        if closest > model.max_similarity:
             continue  # a look-alike says nothing new
-        tied = scores[j] >= model.tie_ratio * scores[order[0]]  # the ranker can't tell which answers
-        if _gain(evidence, j, picked) <= model.min_gain and not match[j] and not tied:
+        # A near tie the ranker can't tell from the best is another possible answer, unless it is
+        # shaped like the picked ones (the next row of the same table: 0.81 against 0.67 for two
+        # readings of one statement).
+        tied = scores[j] >= model.tie_ratio * scores[order[0]] and closest < TIE_MAX_SIMILARITY
+        gain = _gain(evidence, j, picked)
+        if gain <= model.min_gain and not match[j] and not tied:
             continue  # it adds neither question words nor the kind of answer asked: a look-alike
+        if gain <= model.min_gain and any(_same_row_shape(cands[j].text, cands[i].text) for i in picked):
+            continue  # another row of the same table offers a value of the same kind, not this answer
         same = [g for g in groups if cands[g[0]].hit == cands[j].hit]
         if not same:
             groups.append([j])
@@ -292,6 +301,15 @@ def extract(
         sentences.append(f"{cand.text} [{n}]")
         citations.append(_citation(n, hits[cand.hit], cand, float(max(scores[i] for i in group))))
     return sentences, citations
+
+
+_ROW_KEY = re.compile(r"(?:^|;\s+)([^:;\n]{1,40}):\s")
+
+
+def _same_row_shape(a: str, b: str) -> bool:
+    """Tell whether two sentences are rows of one table ("route: …; operator: …", as loaders write rows)."""
+    keys = _ROW_KEY.findall(a)
+    return len(keys) >= 2 and keys == _ROW_KEY.findall(b)
 
 
 def _gain(evidence: Evidence, j: int, picked: list[int]) -> float:
