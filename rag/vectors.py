@@ -54,17 +54,7 @@ class TextVectors:
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         fresh = self._embed(missing) if missing else np.zeros((0, 1), dtype=np.float32)
-        with self._lock:
-            rows = []
-            for t in texts:
-                row = self._cache.get(t)
-                if row is None:  # evicted by a concurrent caller between the two steps
-                    row = fresh[missing.index(t)]
-                else:
-                    self._cache.move_to_end(t)
-                rows.append(row)
-            _trim(self._cache, self.max_items)
-            _trim(self._words, self.max_word_items)
+        rows = self._lookup(self._cache, texts, missing, list(fresh))
         return np.stack(rows) if rows else np.zeros((0, 1), dtype=np.float32)
 
     def words(self, texts: list[str]) -> list[WordVectors]:
@@ -79,17 +69,23 @@ class TextVectors:
                 self._words.update(zip(missing, fresh, strict=True))
                 if model is not self._own_model:  # the chain's own model: its sentence vectors too
                     self._cache.update(zip(missing, pooled, strict=True))
+        return self._lookup(self._words, texts, missing, fresh)
+
+    def _lookup(
+        self, cache: OrderedDict[str, Any], texts: list[str], missing: list[str], fresh: list[Any]
+    ) -> list[Any]:
+        """Read `texts` from `cache` (most recent last), then trim both caches to their bounds."""
         with self._lock:
             out = []
             for t in texts:
-                item = self._words.get(t)
-                if item is None:
+                item = cache.get(t)
+                if item is None:  # evicted by a concurrent caller between the two steps
                     item = fresh[missing.index(t)]
                 else:
-                    self._words.move_to_end(t)
+                    cache.move_to_end(t)
                 out.append(item)
-            _trim(self._words, self.max_word_items)
             _trim(self._cache, self.max_items)
+            _trim(self._words, self.max_word_items)
         return out
 
     def _embed(self, missing: list[str]) -> np.ndarray:

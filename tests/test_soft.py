@@ -18,6 +18,9 @@ PASSAGE = (
     "of the delegation, and Kim Chol Won, director of North Korea’s Central Public Prosecutors Office, "
     "signed an agreement on Monday to cooperate on law enforcement countering foreign influence."
 )
+HIT = Hit(
+    rank=1, id="x", source="a.txt", title="", page=None, start=0, end=len(PASSAGE), score=1.0, text=PASSAGE
+)
 
 
 def test_one_run_gives_the_sentence_vectors_and_each_words_vector(embeddings: LocalEmbeddings) -> None:
@@ -65,17 +68,7 @@ def test_the_same_run_fills_both_caches(embeddings: LocalEmbeddings) -> None:
 
 def test_a_paraphrase_matches_in_meaning_where_a_stem_match_misleads(embeddings: LocalEmbeddings) -> None:
     question = "Which senior Russian legal official led the group that came to North Korea?"
-    hit = Hit(
-        rank=1,
-        id="x",
-        source="a.txt",
-        title="",
-        page=None,
-        start=0,
-        end=len(PASSAGE),
-        score=1.0,
-        text=PASSAGE,
-    )
+    hit = HIT
     cands = candidates([hit])
     store = TextVectors(embeddings)
     words = store.words([question] + [c.text for c in cands])
@@ -104,17 +97,7 @@ def test_a_near_tie_is_cited_too_even_without_new_question_words(embeddings: Loc
 
     from rag.answer import Evidence, extract, load_answerer, score_evidence
 
-    hit = Hit(
-        rank=1,
-        id="x",
-        source="a.txt",
-        title="",
-        page=None,
-        start=0,
-        end=len(PASSAGE),
-        score=1.0,
-        text=PASSAGE,
-    )
+    hit = HIT
     ev = score_evidence("Who led the delegation?", [hit], embeddings)
     # Two sentences the ranker can't tell apart, the second adding no question word.
     scores = np.zeros(len(ev.candidates))
