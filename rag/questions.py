@@ -232,3 +232,58 @@ def ordinals(text: str) -> set[str]:
     """Return the stemmed words of `text` that pick one of several ("second", "last"; "final" as "last")."""
     found = (_SAME_QUALIFIER.get(w, w) for w in words(text))
     return content_terms(" ".join(w for w in found if w in _ORDINALS))
+
+
+# "What did Robert Manning say about China?": who is asked to have said it, and the verb that asks.
+# Not "call" ("What did the Huguenots call themselves?" asks a name) nor "think": an opinion the
+# documents state without anyone saying it ("Europeans believed the tropics needed ...").
+_SPEECH = (
+    r"say|says|said|tell|told|claim|claimed|promise|promised|warn|warned|announce|announced|argue|"
+    r"argued|predict|predicted|suggest|suggested|write|wrote|pledge|pledged|vow|vowed|urge|urged|"
+    r"insist|insisted|admit|admitted|describe|accuse"
+)
+_SPEAKER = re.compile(
+    rf"^\s*(?:what|how)\s+(?:did|does|do|has|have|had|will|would|is|was)\s+(?P<who>.+?)\s+"
+    rf"(?P<verb>{_SPEECH})\b(?P<rest>.*)$",
+    re.IGNORECASE,
+)
+# Words that report what someone said in a sentence that quotes or paraphrases them.
+ATTRIBUTION = frozenset(
+    "said says say saying told tells tell according warned warns warning stated states added adds noted "
+    "notes wrote writes argued argues claimed claims announced announces promised promises pledged vowed "
+    "urged urges insisted insists admitted explained explains described describes called calls believes "
+    "believed thinks thought suggested suggests predicted predicts stressed emphasized emphasised "
+    "declared declares accused accuses offered offers proposed proposes asked asks replied responded "
+    "remarked commented statement statements remarks comments interview speech address".split()
+)
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """Who a question asks to have said something, by the words of their name, and what about."""
+
+    names: frozenset[str]  # casefolded words of the speaker's name ("robert", "manning")
+    topic: str  # the rest of the question ("about China")
+    named: bool  # by name alone ("Robert Manning"), not described ("the Brookings scholar")
+
+
+def speaker(question: str) -> Speaker | None:
+    """Return who `question` asks to have said something ("What did Xi Jinping say about ...?"), if a name.
+
+    Only a named speaker counts ("the KCNA statement", "Kim", "North Korea"; not "the analyst",
+    which a paraphrase of the sentence may name): the sentence that answers must report them.
+    """
+    m = _SPEAKER.match(question)
+    if not m:
+        return None
+    who = m.group("who")
+    if len(who.split()) > 6:
+        return None
+    names = {
+        w
+        for tok in re.findall(r"[A-Z][\w’'.-]*", who)
+        for w in words(_POSSESSIVE.sub("", tok))
+        if w not in stop_words() and len(w) > 1
+    }
+    described = [w for w in who.split() if w[:1].islower() and w not in ("the", "a", "an")]
+    return Speaker(frozenset(names), m.group("rest"), not described) if names else None

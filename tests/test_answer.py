@@ -12,7 +12,7 @@ from rag.answer import candidates, extract, load_answerer, score_evidence
 from rag.documents import load_text
 from rag.embeddings import LocalEmbeddings
 from rag.features import GATE_FEATURES, SENTENCE_FEATURES, term_weights
-from rag.questions import question_type
+from rag.questions import question_type, speaker
 from rag.retrieve import Hit
 from rag.text import quotable, sentence_spans, term_forms
 from tests.conftest import HANOI_2024, RUSSIA_2019, SEEDS
@@ -96,6 +96,53 @@ def test_the_head_of_the_delegation_is_in_the_first_quote(chain: RagChain) -> No
 def test_off_corpus_questions_are_refused(chain: RagChain, question: str) -> None:
     answer = chain.invoke({"question": question})
     assert answer.refused and answer.citations == []
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What did Xi Jinping say about the Russian prosecutors' visit to Pyongyang?",  # Xi says nothing
+        "What did Sergei Lavrov promise North Korea?",  # Lavrov is only met
+        "What did Kim Chol Won tell Tass?",  # Krasnov speaks, beside Kim Chol Won's name
+        "What did Robert Manning say about China?",  # Manning speaks, never of China
+    ],
+)
+def test_what_a_named_person_never_said_is_refused(chain: RagChain, question: str) -> None:
+    answer = chain.invoke({"question": question})
+    assert answer.refused, (question, answer.text)
+
+
+@pytest.mark.parametrize(
+    ("question", "quoted"),
+    [
+        ("What did North Korea say Trump's personal diplomacy achieved?", "North Korea also said"),
+        ("What did Kim say about a third summit with Trump?", "Kim said, he’d be willing"),
+        ("What did the KCNA statement say about Trump?", "KCNA statement"),
+    ],
+)
+def test_what_a_person_said_is_quoted_from_their_own_words(
+    chain: RagChain, question: str, quoted: str
+) -> None:
+    # The sentence that reports the speaker leads, not another's sentence on the same subject.
+    answer = chain.invoke({"question": question})
+    assert not answer.refused, question
+    assert quoted in answer.citations[0].quote, (question, answer.text)
+    _assert_well_formed(answer, SEEDS)
+
+
+def test_a_speaker_is_read_from_the_question() -> None:
+    manning = speaker("What did Robert Manning say about China?")
+    assert manning is not None and manning.names == {"robert", "manning"} and manning.named
+    assert manning.topic.strip() == "about China?"
+    described = speaker("What does the Brookings scholar say has reduced Kim's motivation?")
+    assert described is not None and described.names == {"brookings"} and not described.named
+    for question in (
+        "What did the analyst say?",  # no name: any sentence may paraphrase who it is
+        "Who said the statement reflected humiliation?",  # asks for the speaker
+        "What did the Huguenots call themselves?",  # a name, not a report
+        "What did the Soviet Union mean for North Korea?",
+    ):
+        assert speaker(question) is None, question
 
 
 def test_words_the_corpus_never_uses_do_not_sink_an_answerable_question(chain: RagChain) -> None:
