@@ -30,7 +30,17 @@ from rag.features import (
     sentence_features,
     term_weights,
 )
-from rag.questions import ATTRIBUTION, offers, ordinals, profile, question_type, speaker
+from rag.questions import (
+    ATTRIBUTION,
+    offers,
+    ordinals,
+    profile,
+    question_type,
+    same_name,
+    speaker,
+    subject,
+    verb_subjects,
+)
 from rag.retrieve import Hit
 from rag.schema import Citation
 from rag.text import content_terms, cosine_rows, quotable, sentence_spans, words
@@ -210,6 +220,8 @@ def score_evidence(
             answerable = 0.0  # no passage reports the person asked about saying anything
         else:
             scores = np.where(reported, scores, scores * FOCUS_PENALTY)
+    if role_swapped(asked or question, cands, scores):
+        answerable = 0.0  # the sentence shown says someone else did it: "Trump walked out", not Kim
     if asked is not None and asked != question:
         covers = focus(asked, question, cands)
         if not covers.any():
@@ -260,6 +272,22 @@ def attributed(
             if weights and sum(w for t, w in weights.items() if t in held) < TOPIC_SHARE:
                 out[i] = False
     return out
+
+
+def role_swapped(question: str, cands: list[Candidate], scores: np.ndarray) -> bool:
+    """Tell whether the best sentence gives the question's verb to someone else, and none to its subject.
+
+    "Why did Kim Jong Un walk out of the Hanoi summit?" against "Trump walked out of the summit in
+    Hanoi, ...": a swapped role, the most common way a question the documents don't answer borrows
+    all their words. Only a name standing right before the verb counts as its subject (`verb_subjects`).
+    """
+    who = subject(question)
+    if who is None or not cands:
+        return False
+    uses = [verb_subjects(c.text, who.verb) for c in cands]
+    if any(same_name(u, who.names) for us in uses for u in us):
+        return False
+    return any(uses[int(np.argmax(scores))])
 
 
 def _reporting(text: str) -> bool:

@@ -9,6 +9,7 @@ model download, for a few patterns that short questions and news prose follow cl
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -287,3 +288,93 @@ def speaker(question: str) -> Speaker | None:
     }
     described = [w for w in who.split() if w[:1].islower() and w not in ("the", "a", "an")]
     return Speaker(frozenset(names), m.group("rest"), not described) if names else None
+
+
+# "Why did Kim Jong Un walk out of the Hanoi summit?": a named subject and its verb.
+# Not "was"/"is": "When was Scotland invaded by William?" is passive, "Who was Bohemond's son?" a copula.
+_AUX_WORDS = r"(?:did|does|do|has|have|had|will|would|could|can)"
+_SUBJECT_VERB = re.compile(
+    rf"^\s*(?i:(?:why|when|where|how|what|which|whom|who|in|on|at|for|with|to)\b[^?]*?\s)(?i:{_AUX_WORDS})\s+"
+    r"(?P<subject>(?:[A-Z][\w’'.-]*\s+){1,4}?)(?:[a-z]+ly\s+)?(?P<verb>[a-z]+)\b"
+)
+# Words that may stand between a subject and its verb ("Putin had visited", "Kim never met").
+_BETWEEN = frozenset(
+    "had has have also then later not never did would could will finally eventually reportedly".split()
+)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The named subject of a question's verb ("kim", "jong", "un" of "walk"), as stems."""
+
+    names: frozenset[str]
+    verb: str  # its stem
+
+
+def subject(question: str) -> Subject | None:
+    """Return the named subject and verb of `question` ("Why did Kim Jong Un walk out ...?"), if any."""
+    m = _SUBJECT_VERB.match(question)
+    if not m:
+        return None
+    verb = m.group("verb")
+    if verb in stop_words():
+        return None
+    names = set(stems(_fold(" ".join(_POSSESSIVE.sub("", tok) for tok in m.group("subject").split()))))
+    found = stems(verb)
+    return Subject(frozenset(names), found[0]) if names and found else None
+
+
+def verb_subjects(sentence: str, verb: str) -> list[frozenset[str]]:
+    """Return, for each use of the stemmed `verb` in `sentence`, the name right before it, as stems.
+
+    Only a name that stands as its subject counts ("Trump walked out", "Kim and Trump met", "Putin
+    had visited"): a verb with anything else before it ("offer to dismantle") gives an empty set.
+    """
+    text = _fold(sentence)
+    spans = [m.span() for m in re.finditer(r"[^\W_]+(?:['’][^\W_]+)*", text)]
+    toks = [text[a:b] for a, b in spans]
+
+    def joined(j: int) -> bool:  # nothing but a space between token j and the next
+        return not text[spans[j][1] : spans[j + 1][0]].strip()
+
+    out = []
+    for k, tok in enumerate(toks):
+        got = stems(tok)
+        if not got or got[0] != verb or tok[:1].isupper():
+            continue
+        j = k - 1
+        while j >= 0 and k - j <= 2 and toks[j].casefold() in _BETWEEN and joined(j):
+            j -= 1
+        run: list[str] = []
+        # "Kim and Trump met", "Edward the Confessor returned": a name's run of capitalised words.
+        while j >= 0 and joined(j) and (toks[j][:1].isupper() or run and _inner(toks, j)):
+            run.append(toks[j])
+            j -= 1
+        names = [_POSSESSIVE.sub("", t) for t in run if t[:1].isupper()]
+        out.append(frozenset(stems(" ".join(names))))
+    return out
+
+
+def _inner(toks: list[str], j: int) -> bool:
+    """Tell whether toks[j] joins the capitalised words around it into one name ("Kim and Trump")."""
+    return toks[j] in ("and", "the", "of") and j > 0 and toks[j - 1][:1].isupper()
+
+
+def same_name(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Tell whether two names share a word, allowing a misspelling ("Moncalm", "Montcalm")."""
+    return any(x == y or min(len(x), len(y)) >= 4 and x[:3] == y[:3] and _close(x, y) for x in a for y in b)
+
+
+def _close(x: str, y: str) -> bool:
+    """Tell whether two words are one edit apart (a letter added, dropped or changed)."""
+    if abs(len(x) - len(y)) > 1:
+        return False
+    if len(x) == len(y):
+        return sum(p != q for p, q in zip(x, y, strict=True)) <= 1
+    short, long_ = sorted((x, y), key=len)
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+
+
+def _fold(text: str) -> str:
+    """Drop accents ("Hervé" → "Herve", "Temür" → "Temur"): names are spelled both ways."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))

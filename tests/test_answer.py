@@ -12,7 +12,7 @@ from rag.answer import candidates, extract, load_answerer, score_evidence
 from rag.documents import load_text
 from rag.embeddings import LocalEmbeddings
 from rag.features import GATE_FEATURES, SENTENCE_FEATURES, term_weights
-from rag.questions import question_type, speaker
+from rag.questions import question_type, same_name, speaker, subject, verb_subjects
 from rag.retrieve import Hit
 from rag.text import quotable, sentence_spans, term_forms
 from tests.conftest import HANOI_2024, RUSSIA_2019, SEEDS
@@ -128,6 +128,35 @@ def test_what_a_person_said_is_quoted_from_their_own_words(
     assert not answer.refused, question
     assert quoted in answer.citations[0].quote, (question, answer.text)
     _assert_well_formed(answer, SEEDS)
+
+
+def test_a_swapped_role_is_refused_and_the_right_one_answered(chain: RagChain) -> None:
+    # Trump walked out, not Kim: every word of the question is in the walk-out sentence.
+    assert chain.invoke({"question": "Why did Kim Jong Un walk out of the Hanoi summit?"}).refused
+    answer = chain.invoke({"question": "Why did Trump walk out of the Hanoi summit?"})
+    assert not answer.refused and WALKED_OUT in answer.citations[0].quote
+
+
+def test_the_subject_of_a_verb_is_the_name_right_before_it() -> None:
+    kim = subject("Why did Kim Jong Un walk out of the Hanoi summit?")
+    assert kim is not None and kim.names == {"kim", "jong", "un"} and kim.verb == "walk"
+    edward = "When finally Edward the Confessor returned from his father's refuge in 1041"
+    assert verb_subjects(edward, "return") == [{"edward", "confessor"}]
+    for question in (
+        "When was Scotland invaded by William?",  # passive: the name is not the subject
+        "Who was Bohemond's son?",
+        "Why did the Hanoi summit collapse?",  # a noun phrase, not a name, is the subject
+        "Did Kim meet Putin?",
+    ):
+        assert subject(question) is None, question
+    walked = "Trump walked out of the summit in Hanoi, rejecting Kim’s offer to dismantle the facility."
+    assert verb_subjects(walked, "walk") == [{"trump"}]
+    assert verb_subjects(walked, "dismantl") == [frozenset()]  # "offer to dismantle": no subject
+    assert verb_subjects("Kim and Trump met in Hanoi.", "met") == [{"kim", "trump"}]
+    assert verb_subjects("He visited Korea, making it a state.", "make") == [frozenset()]  # the comma
+    assert verb_subjects("When Yesün Temür died in Shangdu", "die") == [{"yesun", "temur"}]
+    assert same_name(frozenset({"moncalm"}), frozenset({"montcalm"}))
+    assert not same_name(frozenset({"kim"}), frozenset({"trump"}))
 
 
 def test_a_speaker_is_read_from_the_question() -> None:
