@@ -255,7 +255,7 @@ ATTRIBUTION = frozenset(
     "urged urges insisted insists admitted explained explains described describes called calls believes "
     "believed thinks thought suggested suggests predicted predicts stressed emphasized emphasised "
     "declared declares accused accuses offered offers proposed proposes asked asks replied responded "
-    "remarked commented statement statements remarks comments interview speech address".split()
+    "remarked commented expressed expresses".split()
 )
 
 
