@@ -214,7 +214,10 @@ _CONTRACTED = frozenset(
 def qualifiers(text: str) -> set[str]:
     """Return the qualifier words of `text` (a contracted or plain negation, or "yet to", counts as "not")."""
     found = {"not"} if _YET_TO.search(text.casefold()) else set()
-    for w in words(text.replace("’", "'")):
+    ws = words(text.replace("’", "'"))
+    for i, w in enumerate(ws):
+        if _verb_last(ws, i):
+            continue
         if w in _CONTRACTED or w == "nt":
             found.add("not")
         elif w in QUALIFIERS:
@@ -230,9 +233,18 @@ _ORDINALS = frozenset("first second third fourth fifth last next previous latest
 
 
 def ordinals(text: str) -> set[str]:
-    """Return the stemmed words of `text` that pick one of several ("second", "last"; "final" as "last")."""
-    found = (_SAME_QUALIFIER.get(w, w) for w in words(text))
+    """Return the stemmed words of `text` that pick one of several ("second", "last"; "final" as "last").
+
+    Not the verb "last" ("How many hours did it last?"): it ends the question or comes before "for".
+    """
+    ws = words(text)
+    found = (_SAME_QUALIFIER.get(w, w) for i, w in enumerate(ws) if not _verb_last(ws, i))
     return content_terms(" ".join(w for w in found if w in _ORDINALS))
+
+
+def _verb_last(ws: list[str], i: int) -> bool:
+    """Tell whether ws[i] is the verb "last" ("How long did it last?"), not the ordinal."""
+    return ws[i] == "last" and i > 0 and (i + 1 == len(ws) or ws[i + 1] in ("for", "longer"))
 
 
 # "What did Robert Manning say about China?": who is asked to have said it, and the verb that asks.

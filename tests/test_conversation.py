@@ -18,7 +18,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from rag import Answer, RagChain, Settings, build_chain, ingest
 from rag.conversation import QueryPlan, dependence, plan_query
 from rag.embeddings import LocalEmbeddings
-from rag.questions import question_type
+from rag.questions import ordinals, qualifiers, question_type
 from rag.schema import REFUSAL, Turn
 from tests.conftest import HANOI_2024, SEEDS
 
@@ -291,6 +291,17 @@ def test_a_follow_up_with_a_paraphrased_verb_is_answered_through_the_word_that_p
     last = _ask(chain, "Where did they get together one last time?", turns)
     assert last.history_used and not last.refused, last.text
     assert any("a last meeting at the inter-Korean border" in c.quote for c in last.citations), last.text
+    # The verb "last" picks nothing: "How many hours did it last?" asks for hours, which no sentence holds.
+    hours = _ask(chain, "How many hours did it last?", turns)
+    assert hours.history_used and hours.refused, hours.text
+
+
+def test_the_verb_last_is_no_ordinal_nor_qualifier() -> None:
+    assert (
+        ordinals("How many hours did it last?") == set() and qualifiers("How long did the war last?") == set()
+    )
+    assert ordinals("Where did they see each other one last time?") == {"last"}
+    assert qualifiers("Who was the last emperor?") == {"last"}
 
 
 class _Prompts(BaseCallbackHandler):
