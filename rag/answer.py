@@ -52,7 +52,9 @@ COSINE_WEIGHT = 0.75
 MAX_ANSWER_SENTENCES = 3
 MIN_SENTENCE_WORDS = 4
 # A sentence offering what the question asks for leads when it scores this share of the best one.
-LEAD_RATIO = 0.2
+# Set on the dev sets and SQuAD (0.2 → 0.5: SQuAD answer-first 0.742 → 0.749, conversations_more
+# 25 → 27 passed, nothing lower; at 0.8 answer-first drops on the conversation sets).
+LEAD_RATIO = 0.5
 MODEL_FILE = "answerer.json"
 # A follow-up's sentences that lack what it asks for keep this share of their score.
 FOCUS_PENALTY = 0.5
