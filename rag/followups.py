@@ -2,11 +2,12 @@
 
 A question depends on its history when it opens with an ellipsis ("And the second one?", "What about
 Russia?"), has no content words of its own ("Why?", "What did he say?"), or holds a reference the
-question itself does not resolve: a pronoun with no name or noun before it, a verb's or a
-preposition's "it" with only its subject named ("If Washington makes it, ..."), locative "there",
-temporal "then", demonstrative "that"/"this", a group with no names ("the two leaders"), a view
-with no one to hold it ("What has Kim abandoned, in his view?"), a reply with its complement left
-out ("in response").
+question itself does not resolve: a pronoun with no name or noun before it (a place's name does not
+count: "actions of Pyongyang ... he"), a verb's or a preposition's "it" with only its subject named
+("If Washington makes it, ..."), a predicate "it" ("Could Russia be it?"), locative "there",
+temporal "then", demonstrative "that"/"this" ("answer that warning"), a group with no names ("the two
+leaders"), a view with no one to hold it ("What has Kim abandoned, in his view?"), a reply with its
+complement left out ("in response").
 
 Written by hand: coreference libraries (spaCy's coreferee, fastcoref) need model downloads and
 hundreds of MB, for a decision a few lexical rules make well on short questions.
@@ -44,6 +45,20 @@ _THAT_BEFORE = frozenset(
     "is was are were about of after before like with by from for on at in to did does do mean means "
     "since than would will could can should might may must has have had".split()
 )
+# Verbs that take a clause after "that" ("Did Kim warn that talks with Trump would fail?"): after them
+# "that" is a conjunction, even before a noun and a preposition.
+_CLAUSE_VERBS = frozenset(
+    "say tell think know believe claim argue announce report warn insist deny agree confirm suggest show "
+    "mean hope expect fear ensure state note add explain find feel decide realize realise learn hear prove "
+    "indicate predict promise admit assert acknowledge declare reveal demand ask doubt imply stress".split()
+)
+# Before a verb's bare form, these tell it is one ("How did Washington answer that warning?").
+_DO_OR_MODAL = frozenset("do does did will would can could should may might must".split())
+# Past forms that follow a relative "that" ("Which river did they cross that ran into the sea?"), not nouns.
+_IRREGULAR_PAST = frozenset(
+    "ran began became grew fell rose led won lost held left brought built kept sent stood lay flew drew "
+    "wrote broke spoke sold fought".split()
+)
 _DETERMINERS = frozenset("the a an this that these those his her its their our my your".split())
 _TIME_NOUNS = frozenset("year week month time summer winter spring autumn fall morning day decade".split())
 _AUX = frozenset(
@@ -53,6 +68,11 @@ _DUMMY_VERBS = frozenset("take takes took cost costs mean means seem seems matte
 _GENERIC_THOSE = frozenset("who whom that which whose responsible involved affected".split())
 _TO_PLACE = frozenset("in at to from into near visit visited visiting visits reach reached".split())
 _PREPOSITIONS = frozenset("to about of with on against for at from toward towards over into".split())
+# After the noun of a demonstrative "that": a preposition, so the noun ends its phrase ("that meeting in").
+_NOUN_END = _PREPOSITIONS | frozenset("in by after before during between near under since".split())
+# Before a name, these make it a place or an organisation ("actions of Pyongyang", "talks in Hanoi"),
+# which cannot be the "he" or "she" of the question: "Which actions of Pyongyang was he talking about?".
+_PLACE_BEFORE = frozenset("of in to from at with".split())
 # Verbs among the light words: before "it" they make it their object ("If Washington makes it").
 _LIGHT_VERBS = frozenset("make makes made get gets got take takes took give gives gave do done want".split())
 # A reply or consequence with its complement left out ("What did Trump do in response?"): to what?
@@ -141,7 +161,16 @@ def _unresolved(toks: list[tuple[str, bool]], i: int, question: str) -> str | No
     if word in ("his", "her", "their") and prev == "in" and nxt in _VIEW and len(names) < 2:
         return f"unresolved {word!r}"  # "What has Kim abandoned, in his view?": someone else's view
     if word in PERSON:
-        return None if names or nouns else f"unresolved {word!r}"
+        # Not a name placed after "of", "in" ...: a place or an organisation ("actions of Pyongyang").
+        placed = _placed(before)
+        people = [
+            w
+            for j, (w, cap) in enumerate(before)
+            if j not in placed and w not in stops and (cap or j >= first and len(w) > 1)
+        ]
+        return None if people else f"unresolved {word!r}"
+    if word == "it" and _predicate(toks, i):
+        return "unresolved 'it'"  # "Could Russia be it?": what Russia would be was said before
     # "How did North Korea react to it?", "If Washington makes it": the object of a preposition or
     # a verb is not the clause's subject, so a single name before it does not resolve it (as "him"
     # above); a noun after a determiner ("sign the treaty and ratify it") may resolve a verb's.
@@ -170,7 +199,7 @@ def _unresolved(toks: list[tuple[str, bool]], i: int, question: str) -> str | No
         return "unresolved 'then'"
     if word == "that":
         pronoun = (not nxt or prev in _THAT_BEFORE) and prev not in ("so", "such")
-        return "unresolved 'that'" if pronoun else None
+        return "unresolved 'that'" if pronoun or _demonstrative(toks, i) else None
     if word in ("this", "these", "those"):
         if nxt in _TIME_NOUNS or word == "those" and (nxt in _GENERIC_THOSE or nxt.endswith("ing")):
             return None  # "this year"; "those fleeing France", "those who ..."
@@ -202,6 +231,59 @@ def _object(toks: list[tuple[str, bool]], i: int) -> bool:
     prev, cap = toks[i - 1]
     nxt = toks[i + 1][0] if i + 1 < len(toks) else ""
     return not cap and (prev not in stopwords() or prev in _LIGHT_VERBS) and nxt not in _AUX | _BE
+
+
+def _placed(toks: list[tuple[str, bool]]) -> set[int]:
+    """Return the positions of the names that `toks` place after "of", "in" ... (places, organisations).
+
+    "Which actions of Pyongyang was he ...": Pyongyang; "Why did Kim say he would meet Putin in Moscow?":
+    Moscow, not Kim.
+    """
+    stops = stopwords()
+    placed: set[int] = set()
+    for j, (w, cap) in enumerate(toks):
+        if cap and w not in stops and j and (toks[j - 1][0] in _PLACE_BEFORE or j - 1 in placed):
+            placed.add(j)  # "talks in North Korea": both words
+    return placed
+
+
+def _demonstrative(toks: list[tuple[str, bool]], i: int) -> bool:
+    """Tell whether the "that" at `toks[i]` is a demonstrative ("How did Washington answer that warning?").
+
+    A verb's bare form is before it (after "did", "would" ...), and its noun, singular, ends the question or
+    comes before a preposition. Not a conjunction ("What did Trump say that Kim wanted?", "the claim that
+    sanctions failed") nor a relative pronoun ("Which agreement did the countries sign that covers crime?").
+    """
+    if i < 2 or i + 1 >= len(toks):
+        return False
+    (verb, verb_cap), (noun, noun_cap) = toks[i - 1], toks[i + 1]
+    after = toks[i + 2][0] if i + 2 < len(toks) else ""
+    stops = stopwords()
+    is_verb = not verb_cap and (verb not in stops or verb in _LIGHT_VERBS) and verb not in _CLAUSE_VERBS
+    # Bare after "did" or "would", with no determiner nor plural: "did Washington answer", not "did the
+    # claim" nor "did they sign agreements that matter to".
+    bare = any(w in _DO_OR_MODAL for w, _ in toks[: i - 1]) and toks[i - 2][0] not in _DETERMINERS
+    is_verb = is_verb and bare and _singular(verb)
+    # A singular noun, not a verb of a relative clause: not "that covers", "that ended", "that ran".
+    is_noun = not noun_cap and noun not in stops | _IRREGULAR_PAST and _singular(noun)
+    is_noun = is_noun and not noun.endswith("ed")
+    return is_verb and is_noun and (not after or after in _NOUN_END)
+
+
+def _singular(word: str) -> bool:
+    """Tell whether `word` does not look plural or third-person ("warning", "address"; not "covers")."""
+    return not word.endswith("s") or word.endswith(("ss", "us", "is"))
+
+
+def _predicate(toks: list[tuple[str, bool]], i: int) -> bool:
+    """Tell whether the "it" at `toks[i]` ends the question as what its subject is ("Could Russia be it?").
+
+    After "be" or "been" ("Could Russia be it?"), or after the subject of a question opening with a form of
+    "be" ("Was Hanoi it?", "Is that it?"); not the subject itself ("What is it?", "Who was it?").
+    """
+    if i != len(toks) - 1 or i < 2:
+        return False
+    return toks[i - 1][0] in ("be", "been") or toks[0][0] in _BE and toks[i - 1][0] not in _PREPOSITIONS
 
 
 def _name_count(toks: list[tuple[str, bool]]) -> int:
