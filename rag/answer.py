@@ -32,7 +32,10 @@ from rag.features import (
 )
 from rag.questions import (
     ATTRIBUTION,
+    asked_years,
+    held_years,
     offers,
+    opposite,
     ordinals,
     profile,
     question_type,
@@ -224,6 +227,8 @@ def score_evidence(
             scores = np.where(reported, scores, scores * FOCUS_PENALTY)
     if role_swapped(asked or question, cands, scores):
         answerable = 0.0  # the sentence shown says someone else did it: "Trump walked out", not Kim
+    if year_mismatch(asked or question, cands, scores) or opposite_asked(asked or question, cands, scores):
+        answerable = 0.0  # it tells of another year, or of the opposite ("increased" for "decreased")
     if asked is not None and asked != question:
         covers = focus(asked, question, cands)
         if not covers.any():
@@ -274,6 +279,34 @@ def attributed(
             if weights and sum(w for t, w in weights.items() if t in held) < TOPIC_SHARE:
                 out[i] = False
     return out
+
+
+def year_mismatch(question: str, cands: list[Candidate], scores: np.ndarray) -> bool:
+    """Tell whether the question names a year the best sentence and its neighbours lack, for others.
+
+    "What happened to the East India Company in 1766?" against a sentence of 1767: it tells of
+    another time. A year within a range the sentences give ("1568–1609") is held.
+    """
+    asked = asked_years(question)
+    if not asked or not cands:
+        return False
+    held, ranges = held_years(" ".join(_window(cands, int(np.argmax(scores)))))
+    return bool(held) and any(y not in held and not any(a <= y <= z for a, z in ranges) for y in asked)
+
+
+def opposite_asked(question: str, cands: list[Candidate], scores: np.ndarray) -> bool:
+    """Tell whether the best sentence holds the opposite of a question's word, not the word itself.
+
+    "Who decreased British military resources in the colonies?" against "William Pitt ...
+    significantly increased British military resources in the colonies".
+    """
+    return bool(cands) and opposite(question, cands[int(np.argmax(scores))].text)
+
+
+def _window(cands: list[Candidate], i: int) -> list[str]:
+    """Return the texts of sentence i and of its neighbours in its passage, in order."""
+    prev, nxt = neighbours(cands)
+    return [cands[j].text for j in (prev[i], i, nxt[i]) if j is not None]
 
 
 def role_swapped(question: str, cands: list[Candidate], scores: np.ndarray) -> bool:

@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.text import content_terms, stems, stop_words, term_forms, words
+from rag.text import content_terms, stem_words, stems, stop_words, term_forms, words
 
 QUESTION_TYPES = ("name", "date", "number", "place", "cause")
 _YES_NO = re.compile(r"^(?:is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|may|might)\b")
@@ -390,3 +390,58 @@ def _close(x: str, y: str) -> bool:
 def _fold(text: str) -> str:
     """Drop accents ("Hervé" → "Herve", "Temür" → "Temur"): names are spelled both ways."""
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+# A year as a question names it ("in 1766"; not "the 1700s", "1,766" or "1766th").
+_ASKED_YEAR = re.compile(r"(?<![\w.,])(1\d{3}|20\d{2})(?![\w’']|[.,]\d)")
+_ANY_YEAR = re.compile(r"(?<!\d)(1\d{3}|20\d{2})(?!\d)")
+_YEAR_RANGE = re.compile(r"(?<!\d)(1\d{3}|20\d{2})\s*[–-]\s*(1\d{3}|20\d{2})(?!\d)")
+
+
+def asked_years(question: str) -> set[int]:
+    """Return the years `question` names ("in 1766"), not decades or centuries ("the 1700s")."""
+    return {int(y) for y in _ASKED_YEAR.findall(question)}
+
+
+def held_years(text: str) -> tuple[set[int], list[tuple[int, int]]]:
+    """Return the years `text` holds, and its ranges of years ("1568–1609")."""
+    ranges = [(int(a), int(b)) for a, b in _YEAR_RANGE.findall(text)]
+    return {int(y) for y in _ANY_YEAR.findall(text)}, ranges
+
+
+# Words and their opposites, the way an unanswerable question often reuses a sentence with one word
+# turned ("Who decreased ...?" of "... increased ..."). By hand: WordNet needs a data download. Not
+# the pairs a question compares ("more or less costly", "begin"/"end" of one period) nor compass
+# words, which are mostly names ("North America", "the Middle East"): only words in lower case count.
+_OPPOSITES = (
+    "increase decrease|increase reduce|expand shorten|expand reduce|public private|old new|old current|"
+    "first last|before after|rise fall|accept reject|allow ban|allow forbid|success failure|legal illegal|"
+    "major minor|upper lower|higher lower|larger smaller|largest smallest|strong weak|early late|"
+    "earliest latest|open close|support oppose|friend enemy|ally enemy|legitimate illegitimate|"
+    "import export|inner outer|internal external|maximum minimum|positive negative|rich poor|"
+    "modern ancient|northern southern|eastern western|establish abolish|create destroy|build destroy|"
+    "attack defend|buy sell|lend borrow|push pull|above below|inside outside"
+)
+
+
+@lru_cache(maxsize=1)
+def _opposites() -> dict[str, frozenset[str]]:
+    """Return each stemmed word's stemmed opposites."""
+    out: dict[str, set[str]] = {}
+    for pair in _OPPOSITES.split("|"):
+        a, b = (_lower_stems(w).pop() for w in pair.split())
+        out.setdefault(a, set()).add(b)
+        out.setdefault(b, set()).add(a)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def _lower_stems(text: str) -> set[str]:
+    """Return the stems of the words of `text` written in lower case, stopwords kept ("after")."""
+    return set(stem_words(re.findall(r"(?<![\w’'])[a-z]+(?![\w’'])", text)))
+
+
+def opposite(question: str, sentence: str) -> bool:
+    """Tell whether `sentence` holds the opposite of a word of `question` and not that word."""
+    asked, held = _lower_stems(question), _lower_stems(sentence)
+    table = _opposites()
+    return any(t not in held and table[t] & (held - asked) for t in asked if t in table)

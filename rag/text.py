@@ -54,6 +54,12 @@ def _stemmer_and_stopwords() -> tuple[Any, frozenset[str]]:
     return Stemmer.Stemmer("english"), frozenset(STOPWORDS_EN_PLUS) | _EXTRA_STOPWORDS
 
 
+def stem_words(ws: list[str]) -> list[str]:
+    """Return the English stems of `ws`, stopwords kept ("after", "first")."""
+    stemmer, _ = _stemmer_and_stopwords()
+    return list(stemmer.stemWords(ws))
+
+
 def stop_words() -> frozenset[str]:
     """Return the words content terms leave out (English stopwords, "say", "according", ...)."""
     return _stemmer_and_stopwords()[1]

@@ -12,7 +12,16 @@ from rag.answer import candidates, extract, load_answerer, score_evidence
 from rag.documents import load_text
 from rag.embeddings import LocalEmbeddings
 from rag.features import GATE_FEATURES, SENTENCE_FEATURES, term_weights
-from rag.questions import question_type, same_name, speaker, subject, verb_subjects
+from rag.questions import (
+    asked_years,
+    held_years,
+    opposite,
+    question_type,
+    same_name,
+    speaker,
+    subject,
+    verb_subjects,
+)
 from rag.retrieve import Hit
 from rag.text import quotable, sentence_spans, term_forms
 from tests.conftest import HANOI_2024, RUSSIA_2019, SEEDS
@@ -46,6 +55,26 @@ def notes_chain(tmp_path_factory: pytest.TempPathFactory, embeddings: LocalEmbed
     corpus.mkdir()
     (corpus / "notes.md").write_text(NOTES, encoding="utf-8")
     (corpus / "notes-copy.md").write_text(NOTES, encoding="utf-8")  # the same file twice
+    settings = Settings(corpus_dir=corpus, data_dir=root / "data")
+    ingest(settings, embeddings=embeddings)
+    return build_chain(settings, embeddings=embeddings)
+
+
+HISTORY = """The Seven Years' War in North America
+
+British operations in the frontier areas of Pennsylvania and New York all failed in 1755.
+William Pitt came to power in 1757 and significantly increased British military resources in the colonies.
+France was unwilling to risk large convoys to aid the limited forces it had in New France.
+The British captured Louisbourg in 1758 after a siege of several weeks.
+"""
+
+
+@pytest.fixture(scope="module")
+def history_chain(tmp_path_factory: pytest.TempPathFactory, embeddings: LocalEmbeddings) -> RagChain:
+    root = tmp_path_factory.mktemp("history")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    (corpus / "war.txt").write_text(HISTORY, encoding="utf-8")
     settings = Settings(corpus_dir=corpus, data_dir=root / "data")
     ingest(settings, embeddings=embeddings)
     return build_chain(settings, embeddings=embeddings)
@@ -157,6 +186,33 @@ def test_the_subject_of_a_verb_is_the_name_right_before_it() -> None:
     assert verb_subjects("When Yesün Temür died in Shangdu", "die") == [{"yesun", "temur"}]
     assert same_name(frozenset({"moncalm"}), frozenset({"montcalm"}))
     assert not same_name(frozenset({"kim"}), frozenset({"trump"}))
+
+
+def test_another_year_or_the_opposite_word_is_refused(history_chain: RagChain) -> None:
+    # Unanswerable questions that reuse a sentence's words with its year or one word changed.
+    for question, quoted in (
+        ("Who increased British military resources in the colonies?", "William Pitt"),
+        ("When did William Pitt come to power?", "1757"),
+        ("What did the British capture in 1758?", "Louisbourg"),
+    ):
+        answer = history_chain.invoke({"question": question})
+        assert not answer.refused and quoted in answer.citations[0].quote, (question, answer.text)
+    for question in (
+        "Who decreased British military resources in the colonies?",
+        "What did the British capture in 1761?",
+    ):
+        answer = history_chain.invoke({"question": question})
+        assert answer.refused, (question, answer.text)
+
+
+def test_years_and_opposites_are_read_from_the_words() -> None:
+    assert asked_years("What happened to the company in 1766?") == {1766}
+    assert asked_years("How many fled by the 1700s, or in 1,766 places?") == set()  # a century, a count
+    assert held_years("the Dutch Revolt (1568–1609) and 1700") == ({1568, 1609, 1700}, [(1568, 1609)])
+    assert opposite("Who decreased the resources?", "Pitt increased the resources.")
+    assert not opposite("Who increased the resources?", "Pitt increased the resources.")
+    assert not opposite("Who led the North American expedition?", "It explored the South.")  # names
+    assert not opposite("Which is less costly?", "Informal rule is more costly.")  # a comparison
 
 
 def test_a_speaker_is_read_from_the_question() -> None:
