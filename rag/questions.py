@@ -444,4 +444,19 @@ def opposite(question: str, sentence: str) -> bool:
     """Tell whether `sentence` holds the opposite of a word of `question` and not that word."""
     asked, held = _lower_stems(question), _lower_stems(sentence)
     table = _opposites()
-    return any(t not in held and table[t] & (held - asked) for t in asked if t in table)
+    if any(t not in held and table[t] & (held - asked) for t in asked if t in table):
+        return True
+    # A negating prefix on either side: "unestablished" of "established", "agreement" of "disagreed"
+    # (the same first four letters after the prefix: stems of one word differ at their ends).
+    fresh = held - asked
+    for t in asked - held:
+        for p in _NEGATING_PREFIXES:
+            if len(t) > len(p) + 3 and t.startswith(p) and t[len(p) :] in fresh:
+                return True
+            if len(t) > 3 and any(h.startswith(p + t[:4]) for h in fresh):
+                return True
+    return False
+
+
+# Prefixes that negate wherever they stand; not "in"/"im", which begin many words ("inform", "import").
+_NEGATING_PREFIXES = ("un", "dis", "non")

@@ -213,6 +213,11 @@ def test_years_and_opposites_are_read_from_the_words() -> None:
     assert not opposite("Who increased the resources?", "Pitt increased the resources.")
     assert not opposite("Who led the North American expedition?", "It explored the South.")  # names
     assert not opposite("Which is less costly?", "Informal rule is more costly.")  # a comparison
+    assert opposite("When was the company unestablished?", "The company was established in 1599.")
+    assert opposite(
+        "What agreement did Montcalm and the Indians have?", "Montcalm and the Indians disagreed."
+    )
+    assert not opposite("What form did the tax take?", "They informed the king of the tax.")  # not a prefix
 
 
 def test_a_speaker_is_read_from_the_question() -> None:
