@@ -31,7 +31,6 @@ from rag.features import (
     term_weights,
 )
 from rag.questions import (
-    ATTRIBUTION,
     asked_years,
     held_years,
     offers,
@@ -39,6 +38,7 @@ from rag.questions import (
     ordinals,
     profile,
     question_type,
+    reports_speech,
     same_name,
     speaker,
     subject,
@@ -67,7 +67,6 @@ TIE_MAX_SIMILARITY = 0.75  # a near tie this similar to a picked sentence is a l
 TOPIC_SHARE = 0.2
 _QUOTES = "“\"‘'"
 _PRONOUNS = frozenset({"he", "she", "they"})
-_LOWER_WORD = re.compile(r"(?<![\w’'])[a-z]+(?![\w’'])")
 ANSWER_KINDS = ("name", "date", "number", "place")
 _CLOSING = "\"'”’)] "  # after a question mark: "... Turn to Russia?”"
 
@@ -219,15 +218,16 @@ def score_evidence(
     scores = model.ranker.probability(feats.x, SENTENCE_FEATURES)
     gate = gate_features(feats, scores)
     answerable = float(model.gate.probability(gate[None, :], GATE_FEATURES)[0])
-    reported = attributed(asked or question, cands, idf)
+    own = asked or question  # what the person asked, not the query combined with an earlier turn
+    reported = attributed(own, cands, idf)
     if reported is not None:
         if not reported.any():
             answerable = 0.0  # no passage reports the person asked about saying anything
         else:
             scores = np.where(reported, scores, scores * FOCUS_PENALTY)
-    if role_swapped(asked or question, cands, scores):
+    if role_swapped(own, cands, scores):
         answerable = 0.0  # the sentence shown says someone else did it: "Trump walked out", not Kim
-    if year_mismatch(asked or question, cands, scores) or opposite_asked(asked or question, cands, scores):
+    if year_mismatch(own, cands, scores) or opposite_asked(own, cands, scores):
         answerable = 0.0  # it tells of another year, or of the opposite ("increased" for "decreased")
     if asked is not None and asked != question:
         covers = focus(asked, question, cands)
@@ -262,13 +262,13 @@ def attributed(
     key = max(sorted(who.names), key=rarity)
     prev, nxt = neighbours(cands)
     texts = [c.text for c in cands]
-    reports = [key in profile(t).words and _reporting(t) for t in texts]
+    reports = [key in profile(t).words and reports_speech(t) for t in texts]
     out = np.zeros(len(cands), dtype=bool)
     for i, text in enumerate(texts):
         before = prev[i]
         # A quote's next sentence ("…,” he said.) goes on with the report of the sentence before it.
         pronoun = not _PRONOUNS.isdisjoint(profile(text).words)
-        goes_on = text.lstrip()[:1] in _QUOTES or pronoun and _reporting(text)
+        goes_on = text.lstrip()[:1] in _QUOTES or pronoun and reports_speech(text)
         out[i] = reports[i] or (before is not None and reports[before] and goes_on)
     topic = content_terms(who.topic) - content_terms(" ".join(who.names))
     if topic and who.named and fn is not None:
@@ -323,11 +323,6 @@ def role_swapped(question: str, cands: list[Candidate], scores: np.ndarray) -> b
     if any(same_name(u, who.names) for us in uses for u in us):
         return False
     return any(uses[int(np.argmax(scores))])
-
-
-def _reporting(text: str) -> bool:
-    """Tell whether `text` holds a reporting word in lower case ("said"; not the "States" of a name)."""
-    return not ATTRIBUTION.isdisjoint(_LOWER_WORD.findall(text))
 
 
 def focus(asked: str, query: str, cands: list[Candidate]) -> np.ndarray:

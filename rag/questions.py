@@ -271,6 +271,19 @@ ATTRIBUTION = frozenset(
 )
 
 
+_LOWER_WORD = re.compile(r"(?<![\w’'])[a-z]+(?![\w’'])")
+
+
+def lower_words(text: str) -> list[str]:
+    """Return the words of `text` written in lower case: not a name's ("United States")."""
+    return _LOWER_WORD.findall(text)
+
+
+def reports_speech(text: str) -> bool:
+    """Tell whether `text` holds a reporting word in lower case ("said"; not the "States" of a name)."""
+    return not ATTRIBUTION.isdisjoint(lower_words(text))
+
+
 @dataclass(frozen=True)
 class Speaker:
     """Who a question asks to have said something, by the words of their name, and what about."""
@@ -437,7 +450,7 @@ def _opposites() -> dict[str, frozenset[str]]:
 
 def _lower_stems(text: str) -> set[str]:
     """Return the stems of the words of `text` written in lower case, stopwords kept ("after")."""
-    return set(stem_words(re.findall(r"(?<![\w’'])[a-z]+(?![\w’'])", text)))
+    return set(stem_words(lower_words(text)))
 
 
 def opposite(question: str, sentence: str) -> bool:

@@ -48,16 +48,24 @@ def chain(tmp_path_factory: pytest.TempPathFactory, embeddings: LocalEmbeddings)
     return build_chain(settings, embeddings=embeddings)
 
 
-@pytest.fixture(scope="module")
-def notes_chain(tmp_path_factory: pytest.TempPathFactory, embeddings: LocalEmbeddings) -> RagChain:
-    root = tmp_path_factory.mktemp("notes")
+def _chain_over(
+    tmp_path_factory: pytest.TempPathFactory, embeddings: LocalEmbeddings, files: dict[str, str]
+) -> RagChain:
+    """Index a corpus of the given files (name: text) and return its chain."""
+    root = tmp_path_factory.mktemp("corpus")
     corpus = root / "corpus"
     corpus.mkdir()
-    (corpus / "notes.md").write_text(NOTES, encoding="utf-8")
-    (corpus / "notes-copy.md").write_text(NOTES, encoding="utf-8")  # the same file twice
+    for name, text in files.items():
+        (corpus / name).write_text(text, encoding="utf-8")
     settings = Settings(corpus_dir=corpus, data_dir=root / "data")
     ingest(settings, embeddings=embeddings)
     return build_chain(settings, embeddings=embeddings)
+
+
+@pytest.fixture(scope="module")
+def notes_chain(tmp_path_factory: pytest.TempPathFactory, embeddings: LocalEmbeddings) -> RagChain:
+    # The same file twice.
+    return _chain_over(tmp_path_factory, embeddings, {"notes.md": NOTES, "notes-copy.md": NOTES})
 
 
 HISTORY = """The Seven Years' War in North America
@@ -71,13 +79,7 @@ The British captured Louisbourg in 1758 after a siege of several weeks.
 
 @pytest.fixture(scope="module")
 def history_chain(tmp_path_factory: pytest.TempPathFactory, embeddings: LocalEmbeddings) -> RagChain:
-    root = tmp_path_factory.mktemp("history")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    (corpus / "war.txt").write_text(HISTORY, encoding="utf-8")
-    settings = Settings(corpus_dir=corpus, data_dir=root / "data")
-    ingest(settings, embeddings=embeddings)
-    return build_chain(settings, embeddings=embeddings)
+    return _chain_over(tmp_path_factory, embeddings, {"war.txt": HISTORY})
 
 
 def _assert_well_formed(answer: Answer, corpus: Path) -> None:
