@@ -33,6 +33,7 @@ from rag.features import (
 from rag.questions import (
     asked_years,
     held_years,
+    negation_dropped,
     offers,
     opposite,
     ordinals,
@@ -298,9 +299,14 @@ def opposite_asked(question: str, cands: list[Candidate], scores: np.ndarray) ->
     """Tell whether the best sentence holds the opposite of a question's word, not the word itself.
 
     "Who decreased British military resources in the colonies?" against "William Pitt ...
-    significantly increased British military resources in the colonies".
+    significantly increased British military resources in the colonies". A negated question of a
+    sentence that negates nothing is its opposite too: "Who didn't the Mongols send to Bukhara?"
+    against "the Mongols also sent Han Chinese and Khitans ... over the Muslim population in Bukhara".
     """
-    return bool(cands) and opposite(question, cands[int(np.argmax(scores))].text)
+    if not cands:
+        return False
+    best = cands[int(np.argmax(scores))].text
+    return opposite(question, best) or negation_dropped(question, best)
 
 
 def _window(cands: list[Candidate], i: int) -> list[str]:

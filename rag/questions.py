@@ -473,3 +473,28 @@ def opposite(question: str, sentence: str) -> bool:
 
 # Prefixes that negate wherever they stand; not "in"/"im", which begin many words ("inform", "import").
 _NEGATING_PREFIXES = ("un", "dis", "non")
+
+
+# A question turned into its negation ("Who didn't the Mongols send ...?") of a sentence that states
+# the fact ("the Mongols also sent Han Chinese ..."): the sentence answers the positive question, not
+# the one asked. Besides a negation word (`negated`), a sentence negates by these words, a "non-"
+# word or a few "un-" ones: "refusal to allow non-Catholics" answers "What persons were not allowed
+# ...?", "unwilling to risk" answers "What was France not willing to risk?". A contracted
+# "n't" is matched here: `_NEGATION`'s word boundary misses it, and the fitted features were
+# computed that way.
+_NEGATED = re.compile(r"\b(?:not|never|cannot)\b|n[’']t\b")
+_DENIES = re.compile(
+    r"n[’']t\b|\b(?:unable|refus\w*|reject\w*|fail\w*|lack\w*|except|absent|den(?:y|ied|ies)|instead|rather)\b"
+    r"|\bnon-?\w|\bun(?:willing|able|aware|likely|successful|certain|clear|known|fit|fair)"
+)
+
+
+def negation_dropped(question: str, sentence: str) -> bool:
+    """Tell whether `question` is negated and `sentence` negates nothing.
+
+    A question asking why something did not happen is exempt: its cause is told without a
+    negation ("Trump walked out because ..." answers "Why was no deal signed?").
+    """
+    if not _NEGATED.search(question.casefold()) or question_type(question) == "cause":
+        return False
+    return not negated(sentence) and _DENIES.search(sentence.casefold()) is None

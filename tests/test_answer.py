@@ -15,6 +15,7 @@ from rag.features import GATE_FEATURES, SENTENCE_FEATURES, term_weights
 from rag.questions import (
     asked_years,
     held_years,
+    negation_dropped,
     opposite,
     question_type,
     same_name,
@@ -202,6 +203,7 @@ def test_another_year_or_the_opposite_word_is_refused(history_chain: RagChain) -
     for question in (
         "Who decreased British military resources in the colonies?",
         "What did the British capture in 1761?",
+        "Who didn't increase British military resources in the colonies?",  # negated, and Pitt did
     ):
         answer = history_chain.invoke({"question": question})
         assert answer.refused, (question, answer.text)
@@ -220,6 +222,10 @@ def test_years_and_opposites_are_read_from_the_words() -> None:
         "What agreement did Montcalm and the Indians have?", "Montcalm and the Indians disagreed."
     )
     assert not opposite("What form did the tax take?", "They informed the king of the tax.")  # not a prefix
+    assert negation_dropped("Who didn't the Mongols send?", "The Mongols sent Han Chinese.")
+    assert not negation_dropped("Who was not allowed to settle?", "Its refusal to allow non-Catholics.")
+    assert not negation_dropped("Who did the Mongols send?", "The Mongols sent Han Chinese.")
+    assert not negation_dropped("Why was no deal signed?", "Trump walked out.")  # a cause is told plainly
 
 
 def test_a_speaker_is_read_from_the_question() -> None:
