@@ -34,6 +34,7 @@ from rag.questions import (
     asked_years,
     held_years,
     negation_dropped,
+    number_mismatch,
     offers,
     opposite,
     ordinals,
@@ -228,8 +229,10 @@ def score_evidence(
             scores = np.where(reported, scores, scores * FOCUS_PENALTY)
     if role_swapped(own, cands, scores):
         answerable = 0.0  # the sentence shown says someone else did it: "Trump walked out", not Kim
-    if year_mismatch(own, cands, scores) or opposite_asked(own, cands, scores):
-        answerable = 0.0  # it tells of another year, or of the opposite ("increased" for "decreased")
+    if another_number(own, cands, scores) or opposite_asked(own, cands, scores):
+        answerable = (
+            0.0  # another year or count, or the opposite ("increased" for "decreased")
+        )
     if asked is not None and asked != question:
         covers = focus(asked, question, cands)
         if not covers.any():
@@ -282,16 +285,20 @@ def attributed(
     return out
 
 
-def year_mismatch(question: str, cands: list[Candidate], scores: np.ndarray) -> bool:
-    """Tell whether the question names a year the best sentence and its neighbours lack, for others.
+def another_number(question: str, cands: list[Candidate], scores: np.ndarray) -> bool:
+    """Tell whether the question names a year or number the best sentence and its neighbours lack, for others.
 
     "What happened to the East India Company in 1766?" against a sentence of 1767: it tells of
-    another time. A year within a range the sentences give ("1568–1609") is held.
+    another time. A year within a range the sentences give ("1568–1609") is held. Counts and ranks
+    likewise (`number_mismatch`): "the 8 schools" against "Four Great Schools".
     """
-    asked = asked_years(question)
-    if not asked or not cands:
+    if not cands:
         return False
-    held, ranges = held_years(" ".join(_window(cands, int(np.argmax(scores)))))
+    window = " ".join(_window(cands, int(np.argmax(scores))))
+    if number_mismatch(question, window):
+        return True
+    asked = asked_years(question)
+    held, ranges = held_years(window)
     return bool(held) and any(y not in held and not any(a <= y <= z for a, z in ranges) for y in asked)
 
 

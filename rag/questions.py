@@ -498,3 +498,83 @@ def negation_dropped(question: str, sentence: str) -> bool:
     if not _NEGATED.search(question.casefold()) or question_type(question) == "cause":
         return False
     return not negated(sentence) and _DENIES.search(sentence.casefold()) is None
+
+
+# Counts and ranks a question names ("the 8 schools", "the third empire"), in words or digits. "one"
+# and "first" are left out of what a question asks: mostly a pronoun ("one of") or a plain "earliest".
+_COUNTS = {
+    w: n
+    for n, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+}
+_RANKS = {
+    w: n
+    for n, w in enumerate("zeroth first second third fourth fifth sixth seventh eighth ninth tenth".split())
+}
+_RANK_DIGITS = re.compile(r"(\d+)(?:st|nd|rd|th)")
+# A number that measures time ("six years earlier", "the 17th century") is often told another way
+# ("in 2018"); one after a capitalised word or a "phase" labels ("Stage 3", "phase 2"); one after a
+# question word, "first" or "last", or before "of", counts the answer itself ("What 3 things", "two
+# of his advisers"); "the two articles" counts the documents.
+_TIME_UNITS = frozenset(
+    "year years month months week weeks day days hour hours minute minutes decade decades century "
+    "centuries articles article documents sources stories reports".split()
+)
+_COUNTS_ANSWER = frozenset("what which first last phase stage step part round".split())
+_TOKEN = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)|[\w’'-]+")
+
+
+def numbers(text: str, *, asked: bool = False) -> tuple[set[int], set[int]]:
+    """Return the counts and the ranks `text` names, in words or digits; not years ("1757").
+
+    With `asked`, only the numbers a question states as a fact: not those that measure time,
+    label a name or count the answer (see above).
+    """
+    tokens = _TOKEN.findall(text)
+    counts: set[int] = set()
+    ranks: set[int] = set()
+    for i, token in enumerate(tokens):
+        w = token.casefold().replace(",", "")
+        before = tokens[i - 1] if i else ""
+        after = tokens[i + 1].casefold() if i + 1 < len(tokens) else ""
+        if asked and (
+            after in _TIME_UNITS
+            or after == "of"
+            or before[:1].isupper()
+            and i > 1
+            and not before.endswith(("'s", "’s"))
+            or before.casefold() in _COUNTS_ANSWER
+        ):
+            continue
+        rank = _RANK_DIGITS.fullmatch(w)
+        if rank:
+            ranks.add(int(rank.group(1)))
+        elif w.isdigit() and not (len(token) == 4 and 1000 <= int(w) <= 2099):
+            counts.add(int(w))
+        elif w in _COUNTS:
+            counts.add(_COUNTS[w])
+        elif w in _RANKS:
+            ranks.add(_RANKS[w])
+    return counts, ranks
+
+
+def number_mismatch(question: str, window: str) -> bool:
+    """Tell whether `question` names a count or rank `window` lacks while it holds others of the kind.
+
+    "How did the Yuan come to have the 8 schools of medicine?" against "the Yuan had Four Great
+    Schools": another number, so another fact. A question asking why is exempt, as with negations.
+    """
+    if question_type(question) == "cause":
+        return False
+    counts, ranks = numbers(question, asked=True)
+    counts.discard(1)
+    ranks.discard(1)
+    if not counts and not ranks:
+        return False
+    held_counts, held_ranks = numbers(window)
+    return bool(
+        (counts and held_counts and not counts <= held_counts)
+        or (ranks and held_ranks and not ranks <= held_ranks)
+    )

@@ -16,6 +16,8 @@ from rag.questions import (
     asked_years,
     held_years,
     negation_dropped,
+    number_mismatch,
+    numbers,
     opposite,
     question_type,
     same_name,
@@ -75,6 +77,7 @@ British operations in the frontier areas of Pennsylvania and New York all failed
 William Pitt came to power in 1757 and significantly increased British military resources in the colonies.
 France was unwilling to risk large convoys to aid the limited forces it had in New France.
 The British captured Louisbourg in 1758 after a siege of several weeks.
+The Yuan had four great schools of medicine, inherited from the Jin dynasty.
 """
 
 
@@ -197,6 +200,7 @@ def test_another_year_or_the_opposite_word_is_refused(history_chain: RagChain) -
         ("Who increased British military resources in the colonies?", "William Pitt"),
         ("When did William Pitt come to power?", "1757"),
         ("What did the British capture in 1758?", "Louisbourg"),
+        ("Where did the Yuan's four great schools of medicine come from?", "Jin dynasty"),
     ):
         answer = history_chain.invoke({"question": question})
         assert not answer.refused and quoted in answer.citations[0].quote, (question, answer.text)
@@ -204,6 +208,7 @@ def test_another_year_or_the_opposite_word_is_refused(history_chain: RagChain) -
         "Who decreased British military resources in the colonies?",
         "What did the British capture in 1761?",
         "Who didn't increase British military resources in the colonies?",  # negated, and Pitt did
+        "Where did the Yuan's 8 great schools of medicine come from?",  # another count
     ):
         answer = history_chain.invoke({"question": question})
         assert answer.refused, (question, answer.text)
@@ -222,6 +227,11 @@ def test_years_and_opposites_are_read_from_the_words() -> None:
         "What agreement did Montcalm and the Indians have?", "Montcalm and the Indians disagreed."
     )
     assert not opposite("What form did the tax take?", "They informed the king of the tax.")  # not a prefix
+    assert numbers("The 8 schools, the third empire and 1,200 men in 1757") == ({8, 1200}, {3})
+    assert numbers("What 3 things? Two of his men, six years later, in Stage 4", asked=True) == (set(), set())
+    assert number_mismatch("Who had the 8 schools?", "The Yuan had Four Great Schools.")
+    assert not number_mismatch("Who had the four schools?", "The Yuan had Four Great Schools.")
+    assert not number_mismatch("Who had the 8 schools?", "The Yuan had great schools.")  # no count told
     assert negation_dropped("Who didn't the Mongols send?", "The Mongols sent Han Chinese.")
     assert not negation_dropped("Who was not allowed to settle?", "Its refusal to allow non-Catholics.")
     assert not negation_dropped("Who did the Mongols send?", "The Mongols sent Han Chinese.")
