@@ -433,7 +433,20 @@ _OPPOSITES = (
     "earliest latest|open close|support oppose|friend enemy|ally enemy|legitimate illegitimate|"
     "import export|inner outer|internal external|maximum minimum|positive negative|rich poor|"
     "modern ancient|northern southern|eastern western|establish abolish|create destroy|build destroy|"
-    "attack defend|buy sell|lend borrow|push pull|above below|inside outside"
+    "attack defend|buy sell|lend borrow|push pull|above below|inside outside|slow fast|slow rapid|"
+    "slow quick|encourage discourage|win lose|victory defeat|surrender capture|future past|"
+    "cheap expensive|wide narrow|heavy light|hot cold|wet dry|male female|include exclude|"
+    "permit prohibit|strengthen weaken|love hate|peace war|common rare|simple complex|"
+    "safe dangerous|deep shallow|remember forget|true false|approve disapprove|appear disappear|"
+    "similar different|easy difficult|present absent|best worst|better worse|always never|"
+    "often rarely|add remove|arrive depart|birth death|born died|upturned downturned|"
+    "paper plastic|wooden metal|gold silver|land sea|ground air|winter summer|spring autumn|"
+    "morning evening|father mother|son daughter|king queen|husband wife|boy girl|"
+    "man woman|men women|student teacher|employer employee|president minister|urban rural|"
+    "domestic foreign|military civilian|formal informal|written oral|physical mental|"
+    "direct indirect|temporary permanent|voluntary compulsory|partial complete|single multiple|"
+    "allies enemies|start finish|send receive|give receive|teach learn|"
+    "win fail|succeed fail|protect attack|free slave|freedom slavery|hire fire"
 )
 
 
