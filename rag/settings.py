@@ -105,7 +105,7 @@ class Settings(BaseSettings):
     )
 
     refuse_below: float = Field(
-        0.225,
+        0.25,
         ge=0.0,
         le=1.0,
         description="Refuse when the fitted probability that the passages answer the question is below "

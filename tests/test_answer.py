@@ -232,6 +232,7 @@ def test_years_and_opposites_are_read_from_the_words() -> None:
     assert number_mismatch("Who had the 8 schools?", "The Yuan had Four Great Schools.")
     assert not number_mismatch("Who had the four schools?", "The Yuan had Four Great Schools.")
     assert not number_mismatch("Who had the 8 schools?", "The Yuan had great schools.")  # no count told
+    assert opposite("What is the slow spread of?", "It allowed the rapid spread of ideas.")
     assert negation_dropped("Who didn't the Mongols send?", "The Mongols sent Han Chinese.")
     assert not negation_dropped("Who was not allowed to settle?", "Its refusal to allow non-Catholics.")
     assert not negation_dropped("Who did the Mongols send?", "The Mongols sent Han Chinese.")

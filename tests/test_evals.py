@@ -75,7 +75,7 @@ CONVERSATION_MINIMUMS = {
     "refusal.accuracy": 0.55,
     # 3 of 5: "What is the population of Pyongyang?" is answered (0.45: "population" is in neither
     # article, so it is neutral, and Pyongyang is everywhere), and "What is the best way to learn
-    # Korean?" sits just above the out-of-fold threshold (0.274 against 0.225). conversations_dev and
+    # Korean?" sits just above the out-of-fold threshold (0.274 against 0.25). conversations_dev and
     # the check set refuse 9 of 9 and 7 of 7 of theirs (evals/README.md).
     "by_kind.off-corpus-after.refusal.recall": 0.6,
     "by_kind.topic-switch.passed": 4,
