@@ -62,14 +62,14 @@ MINIMUMS = {
     "citation.answer_first": 0.75,
     "answer.f1": 0.15,
     "groundedness": 0.99,
-    "refusal.accuracy": 0.4,
-    "refusal.f1": 0.5,
-    "passed": 44,
+    "refusal.accuracy": 0.5,  # 0.6 now (the refusal rules and threshold of issue 13's fifth pass)
+    "refusal.f1": 0.6,
+    "passed": 47,  # 48 now
 }
 MAXIMUMS = {"refusal.false_rate": 0.05, "answer.words": 55}
 # The multi-turn set at its level after conversation handling (evals/README.md), overall and by kind.
 CONVERSATION_MINIMUMS = {
-    "passed": 22,
+    "passed": 23,  # 24 now
     "retrieval.hit_at_k": 0.95,
     "citation.recall": 0.7,
     "refusal.accuracy": 0.55,
