@@ -230,9 +230,7 @@ def score_evidence(
     if role_swapped(own, cands, scores):
         answerable = 0.0  # the sentence shown says someone else did it: "Trump walked out", not Kim
     if another_number(own, cands, scores) or opposite_asked(own, cands, scores):
-        answerable = (
-            0.0  # another year or count, or the opposite ("increased" for "decreased")
-        )
+        answerable = 0.0  # another year or count, or the opposite ("increased" for "decreased")
     if asked is not None and asked != question:
         covers = focus(asked, question, cands)
         if not covers.any():
