@@ -103,6 +103,19 @@ _NEGATION = re.compile(r"\b(?:not|never|no|none|nor|without|n[’']t|cannot|neit
 _YET_TO = re.compile(r"\byet to\b")
 
 
+# A negated yes/no question ("Didn't Trump meet Kim?"), which `_YES_NO` does not read (the fitted
+# features were computed without it).
+_NEGATED_YES_NO = re.compile(
+    r"^(?:isn|aren|wasn|weren|don|doesn|didn|couldn|hasn|haven|hadn|wouldn|shouldn|can|won)'t\b"
+)
+
+
+def yes_no(question: str) -> bool:
+    """Tell whether `question` asks yes or no ("Did they meet?", "Isn't Russia an ally?")."""
+    q = question.casefold().replace("’", "'").lstrip()
+    return bool(_YES_NO.match(q) or _NEGATED_YES_NO.match(q))
+
+
 def question_type(question: str) -> str:
     """Return what `question` asks for: name, date, number, place, cause, yesno or other."""
     q = question.casefold().replace("’", "'")
@@ -506,9 +519,10 @@ def negation_dropped(question: str, sentence: str) -> bool:
     """Tell whether `question` is negated and `sentence` negates nothing.
 
     A question asking why something did not happen is exempt: its cause is told without a
-    negation ("Trump walked out because ..." answers "Why was no deal signed?").
+    negation ("Trump walked out because ..." answers "Why was no deal signed?"). So is a yes/no
+    question: "Trump met Kim" answers "Didn't Trump meet Kim?".
     """
-    if not _NEGATED.search(question.casefold()) or question_type(question) == "cause":
+    if not _NEGATED.search(question.casefold()) or question_type(question) == "cause" or yes_no(question):
         return False
     return not negated(sentence) and _DENIES.search(sentence.casefold()) is None
 
@@ -577,9 +591,10 @@ def number_mismatch(question: str, window: str) -> bool:
     """Tell whether `question` names a count or rank `window` lacks while it holds others of the kind.
 
     "How did the Yuan come to have the 8 schools of medicine?" against "the Yuan had Four Great
-    Schools": another number, so another fact. A question asking why is exempt, as with negations.
+    Schools": another number, so another fact. A question asking why or yes/no is exempt, as with
+    negations: "two summits" answers "Did they hold three summits?" (no).
     """
-    if question_type(question) == "cause":
+    if question_type(question) == "cause" or yes_no(question):
         return False
     counts, ranks = numbers(question, asked=True)
     counts.discard(1)

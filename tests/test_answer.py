@@ -24,6 +24,7 @@ from rag.questions import (
     speaker,
     subject,
     verb_subjects,
+    yes_no,
 )
 from rag.retrieve import Hit
 from rag.text import quotable, sentence_spans, term_forms
@@ -201,6 +202,7 @@ def test_another_year_or_the_opposite_word_is_refused(history_chain: RagChain) -
         ("When did William Pitt come to power?", "1757"),
         ("What did the British capture in 1758?", "Louisbourg"),
         ("Where did the Yuan's four great schools of medicine come from?", "Jin dynasty"),
+        ("Didn't William Pitt increase British military resources?", "William Pitt"),  # yes/no: kept
     ):
         answer = history_chain.invoke({"question": question})
         assert not answer.refused and quoted in answer.citations[0].quote, (question, answer.text)
@@ -237,6 +239,8 @@ def test_years_and_opposites_are_read_from_the_words() -> None:
     assert not negation_dropped("Who was not allowed to settle?", "Its refusal to allow non-Catholics.")
     assert not negation_dropped("Who did the Mongols send?", "The Mongols sent Han Chinese.")
     assert not negation_dropped("Why was no deal signed?", "Trump walked out.")  # a cause is told plainly
+    assert not negation_dropped("Didn't Trump meet Kim?", "Trump met Kim.")  # yes/no: the quote says yes
+    assert yes_no("Isn’t Russia an ally?") and yes_no("Did they meet?") and not yes_no("Who didn't go?")
 
 
 def test_a_speaker_is_read_from_the_question() -> None:
