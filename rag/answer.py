@@ -45,6 +45,7 @@ from rag.questions import (
     speaker,
     subject,
     verb_subjects,
+    without_document_reference,
 )
 from rag.retrieve import Hit
 from rag.schema import Citation
@@ -207,6 +208,8 @@ def score_evidence(
     a named person said is answered only from a sentence that reports them (`attributed`).
     """
     model = answerer or load_answerer()
+    question = without_document_reference(question)
+    asked = without_document_reference(asked) if asked is not None else None
     cands = candidates(hits)
     if not cands:
         none = np.zeros((0, len(SENTENCE_FEATURES)))

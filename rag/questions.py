@@ -606,3 +606,23 @@ def number_mismatch(question: str, window: str) -> bool:
         (counts and held_counts and not counts <= held_counts)
         or (ranks and held_ranks and not ranks <= held_ranks)
     )
+
+
+# Where a question says the answer is ("according to the 2019 article", "in the piece"): it names a
+# document, not what the answer says, so its words and year must not be matched against sentences
+# ("2019" would favour any sentence of that year). Not "the two articles" or "both articles": an
+# answer from each document is asked for, and their words keep the second one in the answer.
+_DOCUMENT_REFERENCE = re.compile(
+    r",?\s*\b(?:according to|quoted in|in|from)\s+(?:the\s+)?"
+    r"(?:first\s+|second\s+|other\s+|(?:1\d|20)\d\d\s+)?(?:article|piece|story)\b",
+    re.IGNORECASE,
+)
+
+
+def without_document_reference(question: str) -> str:
+    """Return `question` without where it says the answer is ("…, according to the 2019 article?").
+
+    The question is kept whole when little would be left ("What is in the article?").
+    """
+    stripped = _DOCUMENT_REFERENCE.sub("", question).strip()
+    return stripped if len(content_terms(stripped)) >= 2 else question
