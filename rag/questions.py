@@ -545,10 +545,10 @@ _RANK_DIGITS = re.compile(r"(\d+)(?:st|nd|rd|th)")
 # ("in 2018"); one after a capitalised word or a "phase" labels ("Stage 3", "phase 2"); one after a
 # question word, "first" or "last", or before "of", counts the answer itself ("What 3 things", "two
 # of his advisers"); "the two articles" counts the documents.
-_TIME_UNITS = frozenset(
+_NOT_A_FACT = frozenset(  # the noun after the number: a time unit, or the documents themselves
     "year years month months week weeks day days hour hours minute minutes decade decades century "
-    "centuries articles article documents sources stories reports".split()
-)
+    "centuries".split()
+) | frozenset("article articles documents sources stories reports".split())
 _COUNTS_ANSWER = frozenset("what which first last phase stage step part round".split())
 _TOKEN = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)|[\w’'-]+")
 
@@ -567,7 +567,7 @@ def numbers(text: str, *, asked: bool = False) -> tuple[set[int], set[int]]:
         before = tokens[i - 1] if i else ""
         after = tokens[i + 1].casefold() if i + 1 < len(tokens) else ""
         if asked and (
-            after in _TIME_UNITS
+            after in _NOT_A_FACT
             or after == "of"
             or before[:1].isupper()
             and i > 1
