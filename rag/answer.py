@@ -182,6 +182,7 @@ class Evidence:
     held: list[frozenset[str]]  # the question's (known) terms each sentence holds
     weights: dict[str, float]  # their IDF weights, summing to 1
     answerable: float  # P(the passages answer the question), from the fitted gate
+    asks: str = "other"  # what the question asks for (`question_type`: name, date, cause, ...)
 
     @property
     def best(self) -> float:
@@ -240,7 +241,7 @@ def score_evidence(
             answerable = 0.0  # the passages are about the earlier turn, not what the follow-up asks
         else:
             scores = np.where(covers, scores, scores * FOCUS_PENALTY)
-    return Evidence(cands, vectors[1:], scores, feats.x, feats.held, feats.weights, answerable)
+    return Evidence(cands, vectors[1:], scores, feats.x, feats.held, feats.weights, answerable, feats.qtype)
 
 
 def attributed(
@@ -429,6 +430,14 @@ def extract(
         if lead is not None:
             groups = [g for g in groups if lead not in g and cands[g[0]].hit != cands[lead].hit]
             groups = [[lead], *groups][:MAX_ANSWER_SENTENCES]
+    # A why-question's best sentence that concludes from the one before it ("And so, in this
+    # context, the surge stands out.") is quoted with it: the reason is told there.
+    first = groups[0][0]
+    if evidence.asks == "cause" and _CONCLUDES.match(cands[first].text):
+        before = neighbours(cands)[0][first]
+        if before is not None and _adjacent(cands, before, first) and before not in groups[0]:
+            groups = [[before, *groups[0]], *([i for i in g if i != before] for g in groups[1:])]
+            groups = [g for g in groups if g]
     sentences, citations = [], []
     for n, group in enumerate(groups, start=1):
         cand = _joined(cands, group, hits)
@@ -437,6 +446,12 @@ def extract(
     return sentences, citations
 
 
+# A sentence that draws a conclusion from what came before it.
+_CONCLUDES = re.compile(
+    r"^\W*(?:and\s+|but\s+)?(?:so|thus|hence|therefore|consequently|as a result|"
+    r"for (?:this|that|these) reasons?|(?:that|this) is why|(?:in|against) (?:this|that) (?:context|light|background))\b",
+    re.IGNORECASE,
+)
 _ROW_KEY = re.compile(r"(?:^|;\s+)([^:;\n]{1,40}):\s")
 
 

@@ -382,3 +382,17 @@ def test_the_document_a_question_names_is_not_matched_as_its_words(chain: RagCha
     )
     assert not answer.refused
     assert any("relative cooling" in c.quote for c in answer.citations), answer.text
+
+
+def test_a_why_question_answered_by_a_conclusion_quotes_the_reason_before_it(chain: RagChain) -> None:
+    # "And so, in this context, the post-Hanoi surge ... stands out." restates the question; its
+    # reason is the sentence before it, which the quote now starts with (one contiguous span).
+    answer = chain.invoke(
+        {"question": "Why does the post-Hanoi surge in Russia-North Korea activity stand out?"}
+    )
+    assert not answer.refused
+    first = answer.citations[0].quote
+    assert first.startswith("Economic integration between the Russian Far East") and first.endswith(
+        "stands out."
+    ), first
+    _assert_well_formed(answer, SEEDS)
