@@ -449,7 +449,8 @@ def extract(
 # A sentence that draws a conclusion from what came before it.
 _CONCLUDES = re.compile(
     r"^\W*(?:and\s+|but\s+)?(?:so|thus|hence|therefore|consequently|as a result|"
-    r"for (?:this|that|these) reasons?|(?:that|this) is why|(?:in|against) (?:this|that) (?:context|light|background))\b",
+    r"for (?:this|that|these) reasons?|(?:that|this) is why|"
+    r"(?:in|against) (?:this|that) (?:context|light|background))\b",
     re.IGNORECASE,
 )
 _ROW_KEY = re.compile(r"(?:^|;\s+)([^:;\n]{1,40}):\s")
