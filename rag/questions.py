@@ -626,3 +626,49 @@ def without_document_reference(question: str) -> str:
     """
     stripped = _DOCUMENT_REFERENCE.sub("", question).strip()
     return stripped if len(content_terms(stripped)) >= 2 else question
+
+
+# What a question asks of a thing ("What is the population of Pyongyang?", "Who is South Korea's
+# president?"): the attribute the answer is. A few heads name no attribute of their own.
+_ATTRIBUTE_OF = re.compile(
+    r"^\s*(?i:what|who|which)(?:'s|’s|\s+(?:is|was|are|were))\s+(?:the\s+)?(?:(?:current|main|exact|total|official)\s+)?"
+    r"(?P<head>[a-z]+)\s+of\s+(?:the\s+)?[A-Za-z]"
+)
+_ATTRIBUTE_POSSESSIVE = re.compile(
+    r"^\s*(?i:what|who|which)(?:'s|’s|\s+(?:is|was|are|were))\s+(?:the\s+)?"
+    r"(?:[A-Z][\w.-]*\s+){0,3}[A-Z][\w.-]*['’]s\s+(?:(?:current|main|exact|total|official)\s+)?(?P<head>[a-z]+)\s*\??\s*$"
+)
+_NO_ATTRIBUTE = frozenset(
+    "name names purpose reason role title result results outcome cause effect effects meaning kind type "
+    "number amount part parts aim goal subject topic content focus nature view views position stance "
+    "response reaction significance insignificance importance point idea message basis one ones rest "
+    "objective objectives premise intention motive consequence consequences casualties".split()
+)
+# Relatives and rivals are told from either side ("Edgar's sister Margaret" answers "Who was
+# Margaret's brother?"): their word is not asked of the sentence.
+_RELATIONS = frozenset(
+    "brother brothers sister sisters father mother parent parents son sons daughter daughters husband "
+    "wife wives uncle aunt nephew niece cousin grandson granddaughter grandfather grandmother fiancee "
+    "fiance spouse heir successor predecessor rival rivals ally allies enemy enemies friend friends".split()
+)
+# An amount asked ("the population of", "the ratio of") is held by a count in another word: "two
+# million", "20 to 1".
+QUANTITIES = frozenset(
+    "population proportion ratio percentage share rate size area length height width depth cost price "
+    "value total age weight distance speed budget salary income revenue".split()
+)
+
+
+def asked_attribute(question: str) -> str | None:
+    """Return the stem of the attribute `question` asks of a thing ("population"), if it names one."""
+    m = _ATTRIBUTE_OF.match(question) or _ATTRIBUTE_POSSESSIVE.match(question)
+    head = m.group("head") if m else ""
+    if (
+        not head
+        or head in _NO_ATTRIBUTE | _RELATIONS
+        or head in stop_words()
+        or head in _COUNTS
+        or head in _RANKS
+    ):
+        return None
+    return head

@@ -13,6 +13,7 @@ from rag.documents import load_text
 from rag.embeddings import LocalEmbeddings
 from rag.features import GATE_FEATURES, SENTENCE_FEATURES, term_weights
 from rag.questions import (
+    asked_attribute,
     asked_years,
     held_years,
     negation_dropped,
@@ -128,6 +129,9 @@ def test_the_head_of_the_delegation_is_in_the_first_quote(chain: RagChain) -> No
         "What is a good recipe for kimchi?",
         "How do I change a flat tyre on a bicycle?",
         "What is the boiling point of ethanol?",
+        # Named in the documents, but what is asked of them is not.
+        "What is the population of Pyongyang?",
+        "Who is South Korea's president?",
     ],
 )
 def test_off_corpus_questions_are_refused(chain: RagChain, question: str) -> None:
@@ -396,3 +400,17 @@ def test_a_why_question_answered_by_a_conclusion_quotes_the_reason_before_it(cha
         "stands out."
     ), first
     _assert_well_formed(answer, SEEDS)
+
+
+def test_the_attribute_a_question_asks_is_read_from_it(chain: RagChain) -> None:
+    assert asked_attribute("What is the population of Pyongyang?") == "population"
+    assert asked_attribute("Who is South Korea's president?") == "president"
+    assert asked_attribute("What was the capital of the Mongol Empire?") == "capital"
+    # No attribute of its own, a relative (told from either side), a count of the answer.
+    assert asked_attribute("What is the name of the Russian prosecutor general?") is None
+    assert asked_attribute("Who was Margaret's brother?") is None
+    assert asked_attribute("Who were two of Kublai's Chinese advisers?") is None
+    assert asked_attribute("Why did the Hanoi summit collapse?") is None
+    # The attribute held beside the name: answered.
+    answer = chain.invoke({"question": "Who is the head of the Russian prosecutors' delegation?"})
+    assert not answer.refused and "the head of the delegation" in answer.citations[0].quote, answer.text
