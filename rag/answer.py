@@ -67,6 +67,10 @@ LEAD_RATIO = 0.5
 MODEL_FILE = "answerer.json"
 # A follow-up's sentences that lack what it asks for keep this share of their score.
 FOCUS_PENALTY = 0.5
+# A follow-up asking for one of these is refused when its best sentence, after the penalty, still
+# lacks it: on the conversation sets +3 refusals of unanswerable follow-ups and no loss. Not "name":
+# "Which agency reported that?" is answered by "KCNA said", which holds neither of its words.
+FOCUS_KINDS = ("number", "date", "place")
 TIE_MAX_SIMILARITY = 0.75  # a near tie this similar to a picked sentence is a look-alike
 # Share of the topic's IDF weight a named speaker's report must hold (`attributed`): set by hand on
 # the dev sets, where reports that answer hold 0.34 or more and those of unanswerable rows 0.08 or less.
@@ -246,6 +250,10 @@ def score_evidence(
             answerable = 0.0  # the passages are about the earlier turn, not what the follow-up asks
         else:
             scores = np.where(covers, scores, scores * FOCUS_PENALTY)
+            if question_type(asked) in FOCUS_KINDS and not covers[int(np.argmax(scores))]:
+                # The sentence shown would not hold it: "How many members did it have?" after the
+                # delegation question ("three members" of the Security Council is another passage's).
+                answerable = 0.0
     return Evidence(cands, vectors[1:], scores, feats.x, feats.held, feats.weights, answerable, feats.qtype)
 
 

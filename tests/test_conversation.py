@@ -268,6 +268,20 @@ def test_a_follow_up_the_documents_cannot_answer_is_refused(chain: RagChain) -> 
     assert any(SIGNED in c.quote for c in signed.citations), signed.text
 
 
+def test_a_follow_up_answered_only_by_another_passage_is_refused(chain: RagChain) -> None:
+    # "the other three members of the United Nations Security Council" holds "members" and a count,
+    # but the delegation's own sentence, which does not, is the one that would be shown.
+    turns: list[Turn] = []
+    _ask(chain, "When did the Russian prosecutors' delegation leave Pyongyang?", turns)
+    members = _ask(chain, "How many members did it have?", turns)
+    assert members.history_used and members.refused, members.text
+    # How long it stayed stands in that sentence ("a three-day visit"): answered.
+    turns = []
+    _ask(chain, "When did the Russian prosecutors' delegation leave Pyongyang?", turns)
+    days = _ask(chain, "How many days did it stay?", turns)
+    assert days.history_used and not days.refused and "three-day visit" in days.citations[0].quote, days.text
+
+
 def test_the_kind_a_follow_up_asks_for_must_stand_with_its_own_words(chain: RagChain) -> None:
     # The facility's sentence dates nothing; the date in the sentence beside it is another
     # event's, so "when was it built" is not answered from it.
