@@ -47,6 +47,7 @@ from rag.questions import (
     same_name,
     speaker,
     subject,
+    unit_missing,
     verb_subjects,
     without_document_reference,
 )
@@ -242,6 +243,8 @@ def score_evidence(
         answerable = 0.0  # the sentence shown says someone else did it: "Trump walked out", not Kim
     if another_number(own, cands, scores) or opposite_asked(own, cands, scores):
         answerable = 0.0  # another year or count, or the opposite ("increased" for "decreased")
+    if cands and unit_missing(own, " ".join(_window(cands, int(np.argmax(scores))))):
+        answerable = 0.0  # a sum of money or a year asked, none given: "How much did the drills cost?"
     if attribute_missing(own, cands, scores):
         answerable = 0.0  # "What is the population of Pyongyang?" of a sentence that only names Pyongyang
     if asked is not None and asked != question:

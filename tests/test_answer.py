@@ -24,6 +24,7 @@ from rag.questions import (
     same_name,
     speaker,
     subject,
+    unit_missing,
     verb_subjects,
     without_document_reference,
     yes_no,
@@ -132,6 +133,8 @@ def test_the_head_of_the_delegation_is_in_the_first_quote(chain: RagChain) -> No
         # Named in the documents, but what is asked of them is not.
         "What is the population of Pyongyang?",
         "Who is South Korea's president?",
+        # A sum of money asked, none given.
+        "How much did the joint drills at Suwon cost?",
     ],
 )
 def test_off_corpus_questions_are_refused(chain: RagChain, question: str) -> None:
@@ -414,3 +417,14 @@ def test_the_attribute_a_question_asks_is_read_from_it(chain: RagChain) -> None:
     # The attribute held beside the name: answered.
     answer = chain.invoke({"question": "Who is the head of the Russian prosecutors' delegation?"})
     assert not answer.refused and "the head of the delegation" in answer.citations[0].quote, answer.text
+
+
+def test_money_or_a_year_asked_must_be_given(chain: RagChain) -> None:
+    assert unit_missing("How much did the joint drills cost?", "The drills began Tuesday.")
+    assert not unit_missing("How much did the joint drills cost?", "The drills cost $3 million.")
+    assert unit_missing("In what year did John Calvin become a Protestant?", "Calvin also converted.")
+    assert not unit_missing("In which year was it built?", "It was built in 1562.")
+    assert not unit_missing("In which year did they meet?", "They met last year, in Hanoi.")
+    assert not unit_missing("When did they meet?", "They met in Hanoi.")  # any date: the gate's to weigh
+    answer = chain.invoke({"question": "In which year did Trump and Kim first meet in Singapore?"})
+    assert not answer.refused and "2018" in answer.citations[0].quote, answer.text
