@@ -62,22 +62,21 @@ MINIMUMS = {
     "citation.answer_first": 0.75,
     "answer.f1": 0.15,
     "groundedness": 0.99,
-    "refusal.accuracy": 0.5,  # 0.6 now (the refusal rules and threshold of issue 13's fifth pass)
-    "refusal.f1": 0.6,
-    "passed": 47,  # 48 now
+    "refusal.accuracy": 0.8,  # 0.9 now (the refusal rules of issue 13's sixth pass)
+    "refusal.f1": 0.8,  # 0.9 now
+    "passed": 50,  # 51 now
 }
 MAXIMUMS = {"refusal.false_rate": 0.05, "answer.words": 55}
 # The multi-turn set at its level after conversation handling (evals/README.md), overall and by kind.
 CONVERSATION_MINIMUMS = {
-    "passed": 23,  # 24 now
+    "passed": 24,  # 25 now
     "retrieval.hit_at_k": 0.95,
     "citation.recall": 0.7,
     "refusal.accuracy": 0.55,
-    # 3 of 5: "What is the population of Pyongyang?" is answered (0.45: "population" is in neither
-    # article, so it is neutral, and Pyongyang is everywhere), and "What is the best way to learn
-    # Korean?" sits just above the out-of-fold threshold (0.274 against 0.25). conversations_dev and
-    # the check set refuse 9 of 9 and 7 of 7 of theirs (evals/README.md).
-    "by_kind.off-corpus-after.refusal.recall": 0.6,
+    # 5 of 5 now: "What is the population of Pyongyang?" is refused since the sixth pass (what it
+    # asks of Pyongyang is in neither article); one may sit near the threshold ("What is the best way
+    # to learn Korean?"). conversations_dev and the check set refuse all of theirs (evals/README.md).
+    "by_kind.off-corpus-after.refusal.recall": 0.8,
     "by_kind.topic-switch.passed": 4,
     "by_kind.follow-up.passed": 10,
 }
