@@ -608,13 +608,15 @@ def number_mismatch(question: str, window: str) -> bool:
     )
 
 
-# Where a question says the answer is ("according to the 2019 article", "in the piece"): it names a
+# Where a question says the answer is ("according to the 2019 article", "in the piece", "by the time
+# of the 2019 article", "The 2024 article ..."): it names a
 # document, not what the answer says, so its words and year must not be matched against sentences
 # ("2019" would favour any sentence of that year). Not "the two articles" or "both articles": an
 # answer from each document is asked for, and their words keep the second one in the answer.
 _DOCUMENT_REFERENCE = re.compile(
-    r",?\s*\b(?:according to|quoted in|in|from)\s+(?:the\s+)?"
-    r"(?:first\s+|second\s+|other\s+|(?:1\d|20)\d\d\s+)?(?:article|piece|story)\b",
+    r",?\s*\b(?:according to|quoted in|in|from|by)\s+(?:the\s+(?:time\s+of\s+the\s+)?)?"
+    r"(?:first\s+|second\s+|other\s+|(?:1\d|20)\d\d\s+)?(?:article|piece|story)\b"
+    r"|\b(?:the\s+)?(?:1\d|20)\d\d\s+(?:article|piece|story)\b",
     re.IGNORECASE,
 )
 

@@ -256,6 +256,19 @@ def test_years_and_opposites_are_read_from_the_words() -> None:
         without_document_reference("Who is the research fellow quoted in the article?")
         == "Who is the research fellow?"
     )
+    # A dated article named anywhere, or "by the time of" it: its year is no fact asked.
+    assert (
+        without_document_reference(
+            "Which Russian official had Kim already met by the time of the 2019 article?"
+        )
+        == "Which Russian official had Kim already met?"
+    )
+    assert (
+        without_document_reference(
+            "The 2019 article expected a summit; how far had ties gone by the 2024 article?"
+        )
+        == "expected a summit; how far had ties gone?"
+    )
     both = "What did KCNA report in the two articles?"  # an answer from each: kept
     assert without_document_reference(both) == both
     assert without_document_reference("What is in the article?") == "What is in the article?"  # all of it
