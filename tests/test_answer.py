@@ -441,3 +441,17 @@ def test_money_or_a_year_asked_must_be_given(chain: RagChain) -> None:
     assert not unit_missing("When did they meet?", "They met in Hanoi.")  # any date: the gate's to weigh
     answer = chain.invoke({"question": "In which year did Trump and Kim first meet in Singapore?"})
     assert not answer.refused and "2018" in answer.citations[0].quote, answer.text
+
+
+def test_a_negated_question_is_answered_from_the_sentence_that_negates(chain: RagChain) -> None:
+    # "Pyongyang has mostly kept to itself" scores best and negates nothing; the sentences that say
+    # whom Kim has not met ("has yet to meet the Russian leader", "has yet to make a trip to meet ...
+    # Xi Jinping") score near it, and answer.
+    answer = chain.invoke(
+        {"question": "Which leader has Kim not yet gone to see since the Hanoi summit collapsed?"}
+    )
+    assert not answer.refused, answer.text
+    assert "has yet to" in answer.citations[0].quote, answer.text
+    assert any("Xi Jinping" in c.quote for c in answer.citations), answer.text
+    assert not any("mostly kept to itself" in c.quote for c in answer.citations), answer.text
+    _assert_well_formed(answer, SEEDS)
