@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.followups import PERSON, content_words, dependence, has_name, stopwords, tokens
-from rag.questions import question_type
+from rag.followups import PERSON, THING, content_words, dependence, has_name, stopwords, tokens
+from rag.questions import question_type, without_document_reference
 from rag.schema import REFUSAL, Turn
 
 __all__ = ["QueryPlan", "content_words", "dependence", "plan_query"]
@@ -91,10 +91,14 @@ def plan_query(question: str, history: Sequence[Turn], limit: int) -> QueryPlan:
     if reason is None:
         return QueryPlan(question[:limit], False)
     own = {w.casefold().replace("’", "'") for w in content_words(question)}
-    context = _resolved(history, _referent(question, history), _DEPTH)
-    if reason == "ellipsis" and has_name(question):
+    # Where the earlier turn said the answer is ("according to the 2019 piece") is not its topic.
+    context = without_document_reference(_resolved(history, _referent(question, history), _DEPTH))
+    refers = any(w in THING for w, _ in tokens(question))
+    if reason == "ellipsis" and has_name(question) and not refers:
         # "And Robert Manning?" after "Which think tank is Bruce Klingner with?": the new name takes
         # the place of the last one named, which would otherwise pull the search back to Klingner.
+        # Not when "it" or "them" refers back to it: "them" in "So does Pyongyang trust them?" is
+        # the last one named (China).
         own |= _last_name(context)
     seen: dict[str, str] = {}
     for word in content_words(context):

@@ -33,7 +33,7 @@ _LIGHT = frozenset(
 )
 PERSON = frozenset({"he", "she", "him", "his", "her", "hers", "himself", "herself"})
 _OBJECT = frozenset({"him", "them"})  # never the subject of its own clause: needs a second name
-_THING = frozenset({"it", "its", "itself", "they", "them", "their", "theirs", "themselves"})
+THING = frozenset({"it", "its", "itself", "they", "them", "their", "theirs", "themselves"})
 _BE = frozenset({"is", "are", "was", "were", "be", "been", "isn't", "aren't", "wasn't", "weren't", "'s"})
 # "Is it true that ...", "Was it possible to ...": an "it" that stands for nothing.
 _EXPLETIVE_NEXT = frozenset(
@@ -127,7 +127,7 @@ def dependence(question: str) -> str | None:
         return f"unresolved {missing.group(1).casefold()!r}"
     bound = _who_subject(toks)
     for i, (word, _) in enumerate(toks):
-        if (word in PERSON or word in _THING) and word not in _OBJECT and bound and not _object(toks, i):
+        if (word in PERSON or word in THING) and word not in _OBJECT and bound and not _object(toks, i):
             continue  # "Who announced she would step down?": she is who; not in "Who signed it?"
         reason = _unresolved(toks, i, question)
         if reason:
@@ -140,7 +140,7 @@ def _who_subject(toks: list[tuple[str, bool]]) -> bool:
     if len(toks) < 2 or toks[0][0] != "who":
         return False
     if toks[1][0] in _BE:
-        return len(toks) > 2 and toks[2][0] not in PERSON | _THING  # "Who is eligible ...", not "Who is he?"
+        return len(toks) > 2 and toks[2][0] not in PERSON | THING  # "Who is eligible ...", not "Who is he?"
     return toks[1][0] not in _AUX
 
 
@@ -177,7 +177,7 @@ def _unresolved(toks: list[tuple[str, bool]], i: int, question: str) -> str | No
     verb_object = _object(toks, i) and not nouns and not _expletive(toks, i)
     if word in ("it", "them") and _name_count(before) < 2 and (prev in _PREPOSITIONS or verb_object):
         return f"unresolved {word!r}"
-    if word in _THING:
+    if word in THING:
         # "When do members vote on whether they agree?": a plural noun before, not the one asked
         # about ("How many warheads do they have?" still asks about someone earlier).
         asked = _asked_about(toks)

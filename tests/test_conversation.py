@@ -150,6 +150,24 @@ def test_an_ellipsis_with_a_new_name_replaces_the_last_one_named() -> None:
     assert plan_query("And Robert Manning?", klingner, LIMIT) == manning
     china = [Turn(question="What did North Korea sign with China?", answer="...")]
     assert plan_query("What about Russia?", china, LIMIT).query == "What about Russia? North Korea sign"
+    # "them" refers back to the last one named: China stays, beside the new name.
+    relations = [Turn(question="How have relations between North Korea and China been going?", answer="...")]
+    trust = plan_query("So does Pyongyang actually trust them?", relations, LIMIT)
+    assert "China" in trust.query.split(), trust
+
+
+def test_where_the_earlier_turn_said_the_answer_is_is_not_searched() -> None:
+    # "according to the 2019 article" names a document: its words would pull the search to any
+    # sentence of 2019, not to what the follow-up is about.
+    history = [
+        Turn(
+            question="Why would Russia want closer ties with North Korea, according to the 2019 article?",
+            answer="...",
+        )
+    ]
+    plan = plan_query("Since when has it been on the outs with the West?", history, LIMIT)
+    assert plan.used_history and {"Russia", "ties"} <= set(plan.query.split())
+    assert not {"2019", "article", "according"} & set(plan.query.split()), plan
 
 
 def test_an_ellipsis_asks_for_what_the_turn_it_refers_to_asked() -> None:
