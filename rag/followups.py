@@ -26,7 +26,7 @@ _LIGHT = frozenset(
     "done doing happen happened happens mean means meant think thought know knew want wanted make made "
     "get got go went come came give gave take took else also one ones first second third fourth last "
     "next previous former latter another other same thing things anything something way ok okay really "
-    "please yes no right sure exactly much many long often come "
+    "please yes no right sure exactly much many long often come gone goes going anywhere somewhere "
     # What a bare "On what date?" or "For what reason?" asks for: the kind of answer, not a topic
     # ("What is his title there?" asks for a title, whatever the documents call it).
     "date dates year years month day time reason place purpose title titles role job name".split()

@@ -286,6 +286,16 @@ def test_a_follow_up_the_documents_cannot_answer_is_refused(chain: RagChain) -> 
     assert any(SIGNED in c.quote for c in signed.citations), signed.text
 
 
+def test_a_follow_up_asking_how_it_went_is_answered_from_its_topic(chain: RagChain) -> None:
+    # "gone" and "anywhere" carry no topic of their own (and neither is in the articles): the
+    # follow-up asks how the earlier turn's matter went, which its sentence tells.
+    turns: list[Turn] = []
+    _ask(chain, "What has the Biden administration asked North Korea to do?", turns)
+    went = _ask(chain, "Has that gone anywhere?", turns)
+    assert went.history_used and not went.refused, went.text
+    assert "remained stalled since 2019" in went.citations[0].quote, went.text
+
+
 def test_a_follow_up_answered_only_by_another_passage_is_refused(chain: RagChain) -> None:
     # "the other three members of the United Nations Security Council" holds "members" and a count,
     # but the delegation's own sentence, which does not, is the one that would be shown.
