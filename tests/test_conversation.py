@@ -228,6 +228,13 @@ def _ask(chain: RagChain, question: str, turns: list[Turn]) -> Answer:
     return answer
 
 
+def _after(chain: RagChain, opening: str, question: str) -> Answer:
+    """Ask `question` in a new session right after `opening`."""
+    turns: list[Turn] = []
+    _ask(chain, opening, turns)
+    return _ask(chain, question, turns)
+
+
 def test_the_must_show_session(chain: RagChain) -> None:
     turns: list[Turn] = []
     hanoi = _ask(chain, HANOI_Q, turns)
@@ -289,9 +296,9 @@ def test_a_follow_up_the_documents_cannot_answer_is_refused(chain: RagChain) -> 
 def test_a_follow_up_asking_how_it_went_is_answered_from_its_topic(chain: RagChain) -> None:
     # "gone" and "anywhere" carry no topic of their own (and neither is in the articles): the
     # follow-up asks how the earlier turn's matter went, which its sentence tells.
-    turns: list[Turn] = []
-    _ask(chain, "What has the Biden administration asked North Korea to do?", turns)
-    went = _ask(chain, "Has that gone anywhere?", turns)
+    went = _after(
+        chain, "What has the Biden administration asked North Korea to do?", "Has that gone anywhere?"
+    )
     assert went.history_used and not went.refused, went.text
     assert "remained stalled since 2019" in went.citations[0].quote, went.text
 
@@ -299,14 +306,11 @@ def test_a_follow_up_asking_how_it_went_is_answered_from_its_topic(chain: RagCha
 def test_a_follow_up_answered_only_by_another_passage_is_refused(chain: RagChain) -> None:
     # "the other three members of the United Nations Security Council" holds "members" and a count,
     # but the delegation's own sentence, which does not, is the one that would be shown.
-    turns: list[Turn] = []
-    _ask(chain, "When did the Russian prosecutors' delegation leave Pyongyang?", turns)
-    members = _ask(chain, "How many members did it have?", turns)
+    left = "When did the Russian prosecutors' delegation leave Pyongyang?"
+    members = _after(chain, left, "How many members did it have?")
     assert members.history_used and members.refused, members.text
     # How long it stayed stands in that sentence ("a three-day visit"): answered.
-    turns = []
-    _ask(chain, "When did the Russian prosecutors' delegation leave Pyongyang?", turns)
-    days = _ask(chain, "How many days did it stay?", turns)
+    days = _after(chain, left, "How many days did it stay?")
     assert days.history_used and not days.refused and "three-day visit" in days.citations[0].quote, days.text
 
 
