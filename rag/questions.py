@@ -609,9 +609,9 @@ def number_mismatch(question: str, window: str) -> bool:
 
 
 # Where a question says the answer is ("according to the 2019 article", "in the piece", "by the time
-# of the 2019 article", "The 2024 article ..."): it names a
-# document, not what the answer says, so its words and year must not be matched against sentences
-# ("2019" would favour any sentence of that year). Not "the two articles" or "both articles": an
+# of the 2019 article", "The 2024 article ..."): it names a document, not what the answer says, so
+# its words and year must not be matched against sentences ("2019" would favour any sentence of
+# that year). Not "the two articles" or "both articles": an
 # answer from each document is asked for, and their words keep the second one in the answer.
 _DOCUMENT_REFERENCE = re.compile(
     r",?\s*\b(?:according to|quoted in|in|from|by)\s+(?:the\s+(?:time\s+of\s+the\s+)?)?"
@@ -662,7 +662,7 @@ QUANTITIES = frozenset(
 
 
 def asked_attribute(question: str) -> str | None:
-    """Return the stem of the attribute `question` asks of a thing ("population"), if it names one."""
+    """Return the word of the attribute `question` asks of a thing ("population"), if it names one."""
     m = _ATTRIBUTE_OF.match(question) or _ATTRIBUTE_POSSESSIVE.match(question)
     head = m.group("head") if m else ""
     if (
