@@ -303,6 +303,14 @@ def test_a_follow_up_asking_how_it_went_is_answered_from_its_topic(chain: RagCha
     assert "remained stalled since 2019" in went.citations[0].quote, went.text
 
 
+def test_a_follow_up_s_own_words_may_be_held_in_meaning(chain: RagChain) -> None:
+    # "fall" is in neither article; "collapse" holds it in meaning, beside the date asked for.
+    opening = "How did Pyongyang behave right after the Hanoi summit fell through?"
+    when = _after(chain, opening, "When did it fall apart?")
+    assert when.history_used and not when.refused, when.text
+    assert "at the end of February" in when.citations[0].quote, when.text
+
+
 def test_a_follow_up_answered_only_by_another_passage_is_refused(chain: RagChain) -> None:
     # "the other three members of the United Nations Security Council" holds "members" and a count,
     # but the delegation's own sentence, which does not, is the one that would be shown.
