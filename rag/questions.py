@@ -644,7 +644,14 @@ _NO_ATTRIBUTE = frozenset(
     "name names purpose reason role title result results outcome cause effect effects meaning kind type "
     "number amount part parts aim goal subject topic content focus nature view views position stance "
     "response reaction significance insignificance importance point idea message basis one ones rest "
-    "objective objectives premise intention motive consequence consequences casualties".split()
+    "objective objectives premise intention motive consequence consequences casualties "
+    # ... or name the kind of answer, which a sentence gives without the word: "the date of" (a
+    # date), "the location of" (a place), "the job of" (a title), "the nationality of", ...
+    "date dates day days time times year years month months decade century period era place places "
+    "location locations site sites venue whereabouts origin origins source job jobs occupation "
+    "profession post rank status identity nationality ethnicity color colour language religion "
+    "gender species genre form shape style method means manner way term terms word words definition "
+    "answer example examples list member members composition makeup structure".split()
 )
 # Relatives and rivals are told from either side ("Edgar's sister Margaret" answers "Who was
 # Margaret's brother?"): their word is not asked of the sentence.

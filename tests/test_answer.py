@@ -424,9 +424,13 @@ def test_the_attribute_a_question_asks_is_read_from_it(chain: RagChain) -> None:
     assert asked_attribute("What was the capital of the Mongol Empire?") == "capital"
     # No attribute of its own, a relative (told from either side), a count of the answer.
     assert asked_attribute("What is the name of the Russian prosecutor general?") is None
+    assert asked_attribute("What was the date of the Singapore declaration?") is None  # a date, any words
+    assert asked_attribute("What is the job of Robert Manning?") is None
     assert asked_attribute("Who was Margaret's brother?") is None
     assert asked_attribute("Who were two of Kublai's Chinese advisers?") is None
     assert asked_attribute("Why did the Hanoi summit collapse?") is None
+    # A kind of answer named ("the job of"), given without the word: answered.
+    assert not chain.invoke({"question": "What is the job of Robert Manning?"}).refused
     # The attribute held beside the name: answered.
     answer = chain.invoke({"question": "Who is the head of the Russian prosecutors' delegation?"})
     assert not answer.refused and "the head of the delegation" in answer.citations[0].quote, answer.text
