@@ -692,7 +692,8 @@ _ASKS_MONEY = re.compile(
 )
 _MONEY = re.compile(
     r"[$€£¥₩]|\b(?:dollars?|euros?|pounds?|sterling|yen|won|yuan|renminbi|rubles?|roubles?|francs?|marks?|"
-    r"guilders?|florins?|ducats?|shillings?|pence|cents?|crowns?|livres?|rupees?|usd|eur|gbp)\b",
+    r"guilders?|florins?|ducats?|shillings?|pence|cents?|crowns?|livres?|rupees?|usd|eur|gbp)\b"
+    r"|\b\d[\d,.]*\s*(?:million|billion|trillion|thousand|bn)\b",  # "cost 3 billion" (currency said before)
     re.IGNORECASE,
 )
 _ASKS_YEAR = re.compile(r"\b(?:which|what) year\b", re.IGNORECASE)
