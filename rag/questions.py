@@ -685,9 +685,11 @@ def asked_attribute(question: str) -> str | None:
 
 # A question asking for a sum of money ("How much did the drills cost?") or a year ("In which year
 # ..."): the sentence that answers holds a currency or a year.
+# Not "the price of …": a price is often no sum ("the price for it reengaging with Washington would
+# be the cancellation of …"); the attribute rule still asks such a question for its word.
 _ASKS_MONEY = re.compile(
     r"\bhow much\b.*\b(?:cost|costs|pay|paid|spend|spent|worth|charge|charged|fund|funded|earn|earned|"
-    r"raise|raised)\b|\bwhat (?:was|is|were|are) the (?:cost|price|budget|salary|fee|fine)s? of\b",
+    r"raise|raised)\b",
     re.IGNORECASE,
 )
 _MONEY = re.compile(
@@ -704,6 +706,16 @@ _HOLDS_YEAR = re.compile(
 )
 
 
+def asks_year(question: str) -> bool:
+    """Tell whether `question` asks for a year ("In which year …", "What year …")."""
+    return bool(_ASKS_YEAR.search(question))
+
+
+def holds_year(text: str) -> bool:
+    """Tell whether `text` gives a year: "in 2019", "the 1750s", "last year", "a year later"."""
+    return bool(_HOLDS_YEAR.search(text))
+
+
 def unit_missing(question: str, window: str) -> bool:
     """Tell whether `question` asks for money or a year that `window` (a sentence and its neighbours) lacks.
 
@@ -713,4 +725,4 @@ def unit_missing(question: str, window: str) -> bool:
     """
     if _ASKS_MONEY.search(question) and not _MONEY.search(window):
         return True
-    return bool(_ASKS_YEAR.search(question)) and not _HOLDS_YEAR.search(window)
+    return asks_year(question) and not holds_year(window)

@@ -440,6 +440,10 @@ def test_money_or_a_year_asked_must_be_given(chain: RagChain) -> None:
     assert unit_missing("How much did the joint drills cost?", "The drills began Tuesday.")
     assert not unit_missing("How much did the joint drills cost?", "The drills cost $3 million.")
     assert not unit_missing("How much did the war cost?", "The war cost 1.5 billion in all.")
+    # A price that is no sum: "the price for it reengaging with Washington would be the cancellation of …"
+    assert not unit_missing(
+        "What was the price of reengaging with Washington?", "The price would be the drills."
+    )
     assert unit_missing("In what year did John Calvin become a Protestant?", "Calvin also converted.")
     assert not unit_missing("In which year was it built?", "It was built in 1562.")
     assert not unit_missing("In which year did they meet?", "They met last year, in Hanoi.")
