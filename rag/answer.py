@@ -34,7 +34,9 @@ from rag.questions import (
     QUANTITIES,
     asked_attribute,
     asked_years,
+    asks_negated,
     held_years,
+    negates,
     negation_dropped,
     number_mismatch,
     numbers,
@@ -53,6 +55,7 @@ from rag.questions import (
 )
 from rag.retrieve import Hit
 from rag.schema import Citation
+from rag.soft import best_matches
 from rag.text import content_terms, cosine_rows, quotable, sentence_spans, words
 from rag.vectors import TextVectors, WordVectors, as_vectors
 
@@ -252,16 +255,18 @@ def score_evidence(
     # A negated question ("Which leader has Kim not yet gone to see?") is answered from a sentence
     # that negates ("Kim has yet to make a trip to meet ... Xi Jinping") when one scores near the
     # best; when none does, `opposite_asked` refuses below.
-    dropped = np.array([negation_dropped(own, c.text) for c in cands])
-    if dropped.any() and (~dropped & (scores >= LEAD_RATIO * scores.max())).any():
-        scores = np.where(dropped, scores * NEGATION_PENALTY, scores)
+    if asks_negated(own):
+        dropped = np.array([not negates(c.text) for c in cands])
+        if dropped.any() and (~dropped & (scores >= LEAD_RATIO * scores.max())).any():
+            scores = np.where(dropped, scores * NEGATION_PENALTY, scores)
     if role_swapped(own, cands, scores):
         answerable = 0.0  # the sentence shown says someone else did it: "Trump walked out", not Kim
-    if another_number(own, cands, scores) or opposite_asked(own, cands, scores):
+    window = _window(cands, int(np.argmax(scores)))  # the best sentence and its neighbours
+    if another_number(own, " ".join(window)) or opposite_asked(own, cands, scores):
         answerable = 0.0  # another year or count, or the opposite ("increased" for "decreased")
-    if cands and unit_missing(own, " ".join(_window(cands, int(np.argmax(scores))))):
+    if unit_missing(own, " ".join(window)):
         answerable = 0.0  # a sum of money or a year asked, none given: "How much did the drills cost?"
-    if attribute_missing(own, cands, scores):
+    if attribute_missing(own, window):
         answerable = 0.0  # "What is the population of Pyongyang?" of a sentence that only names Pyongyang
     if asked is not None and asked != question:
         covers = focus(asked, question, cands, held_in_meaning(asked, word_vectors[0], word_vectors[1:]))
@@ -319,16 +324,14 @@ def attributed(
     return out
 
 
-def another_number(question: str, cands: list[Candidate], scores: np.ndarray) -> bool:
-    """Tell whether the question names a year or number the best sentence and its neighbours lack, for others.
+def another_number(question: str, window: str) -> bool:
+    """Tell whether the question names a year or number `window` lacks, while it holds others.
 
-    "What happened to the East India Company in 1766?" against a sentence of 1767: it tells of
-    another time. A year within a range the sentences give ("1568–1609") is held. Counts and ranks
-    likewise (`number_mismatch`): "the 8 schools" against "Four Great Schools".
+    `window` is the best sentence and its neighbours. "What happened to the East India Company in
+    1766?" against a sentence of 1767: it tells of another time. A year within a range the
+    sentences give ("1568–1609") is held. Counts and ranks likewise (`number_mismatch`): "the 8
+    schools" against "Four Great Schools".
     """
-    if not cands:
-        return False
-    window = " ".join(_window(cands, int(np.argmax(scores))))
     if number_mismatch(question, window):
         return True
     asked = asked_years(question)
@@ -336,8 +339,8 @@ def another_number(question: str, cands: list[Candidate], scores: np.ndarray) ->
     return bool(held) and any(y not in held and not any(a <= y <= z for a, z in ranges) for y in asked)
 
 
-def attribute_missing(question: str, cands: list[Candidate], scores: np.ndarray) -> bool:
-    """Tell whether the best sentence and its neighbours lack the attribute a question asks of a thing.
+def attribute_missing(question: str, window: list[str]) -> bool:
+    """Tell whether `window` (the best sentence and its neighbours) lacks what a question asks of a thing.
 
     "What is the population of Pyongyang?" against "Pyongyang has mostly kept to itself": the word
     "population" is found nowhere in the corpus, so no word feature counts it (`rag.features`),
@@ -347,9 +350,8 @@ def attribute_missing(question: str, cands: list[Candidate], scores: np.ndarray)
     (already failed) and nothing else (evals/README.md).
     """
     attr = asked_attribute(question)
-    if attr is None or not cands:
+    if attr is None:
         return False
-    window = _window(cands, int(np.argmax(scores)))
     stem = next(iter(content_terms(attr)), attr)
     if any(stem in profile(t).forms for t in window):
         return False
@@ -401,16 +403,13 @@ def held_in_meaning(asked: str, query: WordVectors, sentences: Sequence[WordVect
     at = [i for i, w in enumerate(query.words) if w in own]
     if not at:
         return [frozenset() for _ in sentences]
-    q = query.vectors[at].astype(np.float32)
-    out: list[frozenset[str]] = []
-    for s in sentences:
-        if not len(s.words):
-            out.append(frozenset())
-            continue
-        best = (q @ s.vectors.astype(np.float32).T).max(axis=1)
-        close = " ".join(query.words[i] for i, b in zip(at, best, strict=True) if b >= SOFT_HOLD)
-        out.append(frozenset(content_terms(close)))
-    return out
+    best = best_matches(query.vectors[at].astype(np.float32), sentences)
+    return [
+        frozenset(
+            content_terms(" ".join(query.words[i] for i, b in zip(at, row, strict=True) if b >= SOFT_HOLD))
+        )
+        for row in best
+    ]
 
 
 def focus(

@@ -515,16 +515,28 @@ _DENIES = re.compile(
 )
 
 
-def negation_dropped(question: str, sentence: str) -> bool:
-    """Tell whether `question` is negated and `sentence` negates nothing.
+def asks_negated(question: str) -> bool:
+    """Tell whether `question` is negated in a way its answer must be ("Who didn't …?").
 
     A question asking why something did not happen is exempt: its cause is told without a
     negation ("Trump walked out because ..." answers "Why was no deal signed?"). So is a yes/no
     question: "Trump met Kim" answers "Didn't Trump meet Kim?".
     """
-    if not _NEGATED.search(question.casefold()) or question_type(question) == "cause" or yes_no(question):
-        return False
-    return not negated(sentence) and _DENIES.search(sentence.casefold()) is None
+    return (
+        bool(_NEGATED.search(question.casefold()))
+        and question_type(question) != "cause"
+        and not yes_no(question)
+    )
+
+
+def negates(sentence: str) -> bool:
+    """Tell whether `sentence` negates something: a negation word, or a word of `_DENIES`."""
+    return negated(sentence) or _DENIES.search(sentence.casefold()) is not None
+
+
+def negation_dropped(question: str, sentence: str) -> bool:
+    """Tell whether `question` is negated (`asks_negated`) and `sentence` negates nothing."""
+    return asks_negated(question) and not negates(sentence)
 
 
 # Counts and ranks a question names ("the 8 schools", "the third empire"), in words or digits. "one"
@@ -667,18 +679,14 @@ QUANTITIES = frozenset(
     "value total age weight distance speed budget salary income revenue".split()
 )
 
+_NOT_ASKED = _NO_ATTRIBUTE | _RELATIONS | frozenset(_COUNTS) | frozenset(_RANKS)
+
 
 def asked_attribute(question: str) -> str | None:
     """Return the word of the attribute `question` asks of a thing ("population"), if it names one."""
     m = _ATTRIBUTE_OF.match(question) or _ATTRIBUTE_POSSESSIVE.match(question)
     head = m.group("head") if m else ""
-    if (
-        not head
-        or head in _NO_ATTRIBUTE | _RELATIONS
-        or head in stop_words()
-        or head in _COUNTS
-        or head in _RANKS
-    ):
+    if not head or head in _NOT_ASKED or head in stop_words():
         return None
     return head
 
@@ -699,21 +707,12 @@ _MONEY = re.compile(
     re.IGNORECASE,
 )
 _ASKS_YEAR = re.compile(r"\b(?:which|what) year\b", re.IGNORECASE)
+# A year given: "in 2019", "the 1750s" (`_ANY_YEAR`), "last year", "a year later".
 _HOLDS_YEAR = re.compile(
-    r"(?<!\d)(?:1\d{3}|20\d{2})s?(?!\d)|\b(?:this|last|next|that|the same|the following|the previous) year\b"
+    _ANY_YEAR.pattern + r"|\b(?:this|last|next|that|the same|the following|the previous) year\b"
     r"|\byears? (?:later|earlier|before|after|ago)\b",
     re.IGNORECASE,
 )
-
-
-def asks_year(question: str) -> bool:
-    """Tell whether `question` asks for a year ("In which year …", "What year …")."""
-    return bool(_ASKS_YEAR.search(question))
-
-
-def holds_year(text: str) -> bool:
-    """Tell whether `text` gives a year: "in 2019", "the 1750s", "last year", "a year later"."""
-    return bool(_HOLDS_YEAR.search(text))
 
 
 def unit_missing(question: str, window: str) -> bool:
@@ -725,4 +724,4 @@ def unit_missing(question: str, window: str) -> bool:
     """
     if _ASKS_MONEY.search(question) and not _MONEY.search(window):
         return True
-    return asks_year(question) and not holds_year(window)
+    return bool(_ASKS_YEAR.search(question)) and not _HOLDS_YEAR.search(window)

@@ -23,6 +23,16 @@ SOFT_FEATURES: tuple[str, ...] = (
 )
 
 
+def best_matches(words: np.ndarray, sentences: Sequence[WordVectors]) -> np.ndarray:
+    """Return an (n, k) array: each of k word vectors' best cosine with a word of each sentence."""
+    return np.stack(
+        [
+            (words @ s.vectors.astype(np.float32).T).max(axis=1) if len(s.words) else np.zeros(len(words))
+            for s in sentences
+        ]
+    ).reshape(len(sentences), len(words))
+
+
 def soft_features(
     question: WordVectors,
     weights: dict[str, float],
@@ -38,12 +48,7 @@ def soft_features(
     q = question.vectors[keep].astype(np.float32)
     w = np.array([weights[question.words[i]] for i in keep], dtype=np.float64)
     w /= w.sum()
-    best = np.stack(
-        [
-            (q @ s.vectors.astype(np.float32).T).max(axis=1) if len(s.words) else np.zeros(len(keep))
-            for s in sentences
-        ]
-    ).astype(np.float64)
+    best = best_matches(q, sentences).astype(np.float64)
     out = np.zeros((n, len(SOFT_FEATURES)), dtype=np.float64)
     for i in range(n):
         ctx = best[i].copy()
