@@ -41,12 +41,32 @@ top-1 gold among answerable rows with a gold candidate / ROC AUC of the max scor
     bi-encoder cosine:                                SQuAD 0.616 / 0.601, news 0.630 / 0.875
 Still climbing steeply (~0.6 epoch seen): not yet above the fitted ranker (0.70 / 0.78) or gate
 (AUC 0.63). Next: a full run, e.g. --epochs 3 --budget 5400, off the shared machine's busy hours.
+
+Measured 2026-12-03: reranking the fitted ranker's top 8 (its out-of-fold probabilities, `prep`
+stores them as "lr"), trained on its hardest negatives, ranking lessons only:
+
+    oof --fold F --by lr --top 8 --frozen 3 --max-len 96 --answerable-only --epochs 2
+    (~335 steps of 4 questions per fold, ~7 min per fold on the 2 shared cores)
+
+top-1 gold (answerable rows with a gold candidate), the fold scored / the ranker alone / the best
+`ranker logit + a * CE` over a in 0.25..4 (`report`):
+
+                CE alone   cosine   ranker   best mix
+    fold 0 SQuAD   0.532    0.601    0.739    0.750 (a 0.25)
+    fold 0 news    0.735    0.651    0.807    0.819 (a 2)
+    fold 1 SQuAD   0.570    0.629    0.802    0.799 (a 0.25)
+    fold 1 news    0.673    0.635    0.827    0.846 (a 0.25)
+
+No a gains on both folds and both kinds; the mixes move 1-2 news rows either way. With 1,340
+answerable questions (8 articles, 2 news documents) a new head on a bi-encoder does not learn to
+read: the cross-encoder alone is below the plain cosine. Not shipped.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import pickle
 import random
 import shutil
@@ -64,9 +84,11 @@ MAX_LEN = 128
 NEG_TOP = 5
 NEG_RANDOM = 1
 HEAD_LR_GAIN = 20.0
-UNSCORED = -10.0  # oof --top K: the score of a candidate outside the cosine top K
+UNSCORED = -100.0  # oof --top K: the score of a candidate outside the top K (by --by)
 FROZEN_LAYERS = 2  # the embeddings and the lowest layers stay as trained: less to fit, faster steps
 SEED_WEIGHT = 3.0  # a news row weighs 3 SQuAD rows: ~190 news rows against 2,828
+BY = "cos"  # --by: the score that picks the hardest negatives and the top K scored ("cos" or "lr")
+ANSWERABLE_ONLY = False  # --answerable-only: rank only, no "no answer" lessons (half the pairs)
 FOLD_A = {"Yuan_dynasty.txt", "Imperialism.txt", "Packet_switching.txt", "Normans.txt", "seed-0", "seed-1"}
 
 
@@ -79,11 +101,22 @@ def prep(cache: Path, out: Path) -> None:
     from rag.answer import candidates
 
     __main__.Raw = fa.Raw  # the pickles were written by fit_answerer run as a script
-    rows = []
+    from rag.embeddings import LocalEmbeddings
+    from rag.vectors import TextVectors
+
+    parts = []
+    vectors = TextVectors(LocalEmbeddings(), max_items=10**7)
     for path in sorted(cache.glob("*.pkl")):
         if path.stem.endswith("-cross"):
             continue
         raws, emb = pickle.loads(path.read_bytes())
+        vectors._cache.update(emb)
+        parts.append((raws, emb))
+    # The fitted ranker's out-of-fold probability of each candidate (fit_answerer's own folds, by
+    # article): the cross-encoder reranks its top K, and its hardest negatives are the training ones.
+    p_oof, _ = fa.cross_validate(fa.featurise([r for raws, _ in parts for r in raws], vectors))
+    rows = []
+    for raws, emb in parts:
         for r in raws:
             cands = candidates(r.hits)
             labels = [
@@ -103,6 +136,7 @@ def prep(cache: Path, out: Path) -> None:
                     "texts": [c.text for c in cands],
                     "labels": labels,
                     "cos": cos,
+                    "lr": [float(np.log(v / (1 - v))) for v in np.clip(p_oof[r.id], 1e-6, 1 - 1e-6)],
                 }
             )
     out.write_bytes(pickle.dumps(rows))
@@ -159,9 +193,11 @@ def _sample(row: dict[str, Any], rng: random.Random) -> tuple[list[int], list[in
     labels = row["labels"]
     if not labels or (row["answerable"] and not any(labels)):
         return None  # no candidate holds the answer: neither a ranking nor a refusal lesson
+    if ANSWERABLE_ONLY and not row["answerable"]:
+        return None
     gold = [i for i, y in enumerate(labels) if y] if row["answerable"] else []
     negs = sorted(
-        (i for i, y in enumerate(labels) if not y or not row["answerable"]), key=lambda i: -row["cos"][i]
+        (i for i, y in enumerate(labels) if not y or not row["answerable"]), key=lambda i: -row[BY][i]
     )
     pick = negs[:NEG_TOP]
     rest = negs[NEG_TOP:]
@@ -234,6 +270,97 @@ def train(rows: list[dict[str, Any]], weights: Path, epochs: float, lr: float, b
     return model
 
 
+def train_bi(rows: list[dict[str, Any]], weights: Path, epochs: float, lr: float, budget_s: float) -> Any:
+    """Fine-tune the bi-encoder itself: cos(question, sentence) / 0.05, a softmax over each question's
+    gold sentences and its hardest negatives (InfoNCE). Starts from a model that already ranks well
+    (the cosine feature), so a little data can move it, where a cross-encoder's new head cannot."""
+    import torch
+    from transformers import BertModel
+
+    torch.manual_seed(0)
+    rng = random.Random(0)
+    tok = _Tok()
+    model = BertModel.from_pretrained(str(weights), add_pooling_layer=False)
+    for part in [model.embeddings, *model.encoder.layer[:FROZEN_LAYERS]]:
+        part.requires_grad_(False)
+    model.train()
+    items = [(r, s) for r in rows if (s := _sample(r, rng)) is not None]
+    per_batch = 8
+    steps = int(len(items) * epochs / per_batch)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.01)
+    warm = max(1, steps // 10)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (steps - s) / max(1, steps - warm))
+    )
+    t0, step, seen = time.time(), 0, 0.0
+    order: list[int] = []
+    while step < steps:
+        if not order:
+            order = list(range(len(items)))
+            rng.shuffle(order)
+        batch = [items[order.pop()] for _ in range(min(per_batch, len(order)))]
+        qs = [r["query"] for r, _ in batch]
+        ts, spans = [], []
+        for r, (idx, _) in batch:
+            spans.append((len(ts), len(idx)))
+            ts += [r["texts"][i] for i in idx]
+        qv, tv = _embed(model, tok, qs), _embed(model, tok, ts)
+        loss = torch.zeros(())
+        wsum = 0.0
+        for k, ((r, (_, gold)), (a, n)) in enumerate(zip(batch, spans, strict=True)):
+            z = (tv[a : a + n] @ qv[k]) / 0.05
+            w = SEED_WEIGHT if r["kind"] == "seed" else 1.0
+            loss = loss + w * (torch.logsumexp(z, 0) - torch.logsumexp(z[gold], 0))
+            wsum += w
+        loss = loss / wsum
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        step += 1
+        seen = 0.9 * seen + 0.1 * loss.item() if step > 1 else loss.item()
+        if step % 25 == 0:
+            el = time.time() - t0
+            print(f"step {step}/{steps} loss {seen:.3f} {el:.0f}s", file=sys.stderr, flush=True)
+            if el > budget_s:
+                print("time budget reached", file=sys.stderr)
+                break
+    model.eval()
+    return model
+
+
+def _embed(model: Any, tok: _Tok, texts: list[str]) -> Any:
+    """Mean-pooled, L2-normalised vectors of single texts (sentence-transformers' own pooling)."""
+    import torch
+
+    enc = tok.tok.encode_batch(texts)
+    ids = torch.tensor([e.ids for e in enc])
+    mask = torch.tensor([e.attention_mask for e in enc])
+    h = model(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids)).last_hidden_state
+    m = mask.unsqueeze(-1).to(h.dtype)
+    v = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
+    return torch.nn.functional.normalize(v, dim=-1)
+
+
+def score_bi(model: Any, rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """Cosine of each candidate with its question under the fine-tuned bi-encoder."""
+    import torch
+
+    tok = _Tok()
+    texts = sorted({t for r in rows for t in r["texts"]} | {r["query"] for r in rows}, key=len)
+    vec: dict[str, np.ndarray] = {}
+    with torch.inference_mode():
+        for a in range(0, len(texts), 64):
+            chunk = texts[a : a + 64]
+            for t, v in zip(chunk, _embed(model, tok, chunk).numpy(), strict=True):
+                vec[t] = v
+    return {
+        r["id"]: np.array([20.0 * float(vec[t] @ vec[r["query"]]) for t in r["texts"]], dtype=np.float32)
+        for r in rows
+    }
+
+
 def score_torch(model: Any, rows: list[dict[str, Any]], batch: int = 64) -> dict[str, np.ndarray]:
     """Score every candidate of the rows with a torch model."""
     import torch
@@ -295,6 +422,12 @@ def report(rows: list[dict[str, Any]], scores: dict[str, np.ndarray]) -> None:
             auc = roc_auc_score(y, [float(scores[r["id"]].max()) for r in has])
             auc_cos = roc_auc_score(y, [max(r["cos"]) for r in has])
         print(f"{name:18} {len(part):5d} {len(gold):9d} {ce:8.3f} {cos:8.3f} {auc:9.3f} {auc_cos:10.3f}")
+        if gold and "lr" in gold[0]:  # the fitted ranker alone, and its logit plus a x the CE score
+            line = []
+            for a in (0.0, 0.25, 0.5, 1.0, 2.0, 4.0):
+                top = [r["labels"][int(np.argmax(np.array(r["lr"]) + a * scores[r["id"]]))] for r in gold]
+                line.append(f"a={a:g} {np.mean(top):.3f}")
+            print(f"{'':18} ranker logit + a*CE, top-1: " + "  ".join(line))
 
 
 def export(model: Any, fp32: Path, int8: Path) -> None:
@@ -340,14 +473,55 @@ def latency(path: Path, rows: list[dict[str, Any]]) -> None:
             )
 
 
+def combined(lr: np.ndarray, ce: np.ndarray, a: float, top: int) -> np.ndarray:
+    """The ranker's probabilities with its top K's logits moved by a x the CE score (centred on them)."""
+    keep = np.argsort(lr)[::-1][:top]
+    z = lr.copy()
+    z[keep] = lr[keep] + a * (ce[keep] - ce[keep].mean())
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def compose(cache: Path, scores_path: Path, top: int) -> None:
+    """Replay the product's composition with the reranked scores, out of fold: the figures it would ship."""
+    sys.path.insert(0, str(ROOT / "evals"))
+    import fit_answerer as fa
+
+    import __main__
+    from rag.answer import load_answerer
+    from rag.embeddings import LocalEmbeddings
+    from rag.vectors import TextVectors
+
+    __main__.Raw = fa.Raw
+    raws, vectors = [], TextVectors(LocalEmbeddings(), max_items=10**7)
+    for path in sorted(cache.glob("*.pkl")):
+        if not path.stem.endswith("-cross"):
+            part, emb = pickle.loads(path.read_bytes())
+            raws += part
+            vectors._cache.update(emb)
+    samples = fa.featurise(raws, vectors)
+    p, _ = fa.cross_validate(samples)
+    ce = pickle.loads(scores_path.read_bytes())
+    answerer = load_answerer()
+    for a in (0.0, 0.5, 1.0, 2.0, 4.0):
+        q = {}
+        for smp in samples:
+            lr = np.log(np.clip(p[smp.id], 1e-6, 1 - 1e-6) / (1 - np.clip(p[smp.id], 1e-6, 1 - 1e-6)))
+            q[smp.id] = combined(lr, ce[smp.id], a, top) if smp.id in ce and len(lr) else p[smp.id]
+        m = {
+            k: fa.compose_metrics([x for x in samples if x.kind == k], q, answerer) for k in ("seed", "squad")
+        }
+        print(f"a={a:g}", json.dumps(m))
+
+
 def _fold(row: dict[str, Any]) -> int:
     return 0 if row["group"] in FOLD_A else 1
 
 
 def main() -> None:
     """Dispatch prep / oof / final."""
+    global BY, FROZEN_LAYERS, MAX_LEN, ANSWERABLE_ONLY
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("step", choices=["prep", "oof", "merge", "final"])
+    ap.add_argument("step", choices=["prep", "oof", "merge", "final", "compose"])
     ap.add_argument("--fold", type=int, choices=[0, 1], help="oof: the fold to score (trained on the other)")
     ap.add_argument("--parts", type=Path, nargs="*", default=[], help="merge: the two folds' score files")
     ap.add_argument("--cache", type=Path, help="prep: fit_answerer's --cache folder")
@@ -357,6 +531,11 @@ def main() -> None:
     ap.add_argument("--epochs", type=float, default=1.0)
     ap.add_argument("--top", type=int, default=0, help="score only the cosine top K candidates (0: all)")
     ap.add_argument("--lr", type=float, default=5e-5)
+    ap.add_argument("--by", choices=["cos", "lr"], default="cos", help="negatives and --top by this score")
+    ap.add_argument("--frozen", type=int, default=FROZEN_LAYERS, help="encoder layers kept as trained")
+    ap.add_argument("--max-len", type=int, default=MAX_LEN, help="tokens per pair")
+    ap.add_argument("--answerable-only", action="store_true", help="train on the ranking lessons only")
+    ap.add_argument("--bi", action="store_true", help="fine-tune the bi-encoder instead of a cross-encoder")
     ap.add_argument("--budget", type=float, default=900.0, help="seconds of training per model, at most")
     ap.add_argument(
         "--write", action="store_true", help=f"final: copy the int8 file to {ASSET.relative_to(ROOT)}"
@@ -365,6 +544,10 @@ def main() -> None:
     if args.step == "prep":
         prep(args.cache, args.out)
         return
+    if args.step == "compose":  # in the product's environment: --parts the merged scores
+        compose(args.cache, args.parts[0], args.top)
+        return
+    BY, FROZEN_LAYERS, MAX_LEN, ANSWERABLE_ONLY = args.by, args.frozen, args.max_len, args.answerable_only
     import torch
 
     torch.set_num_threads(1)  # 2 shared cores: one process per fold, one thread each
@@ -381,14 +564,20 @@ def main() -> None:
         rows = [r for r in rows if _fold(r) == args.fold]
     else:
         train_rows = rows
+    if args.bi:  # the fine-tuned bi-encoder's cosine, scored in torch (no export yet)
+        model = train_bi(train_rows, args.weights, args.epochs, args.lr, args.budget)
+        scores = score_bi(model, rows)
+        args.out.write_bytes(pickle.dumps(scores))
+        report(rows, scores)
+        return
     model = train(train_rows, args.weights, args.epochs, args.lr, args.budget)
     fp32, int8 = args.out.with_suffix(".fp32.onnx"), args.out.with_suffix(".int8.onnx")
     export(model, fp32, int8)
     digest = hashlib.sha256(int8.read_bytes()).hexdigest()
     print(f"{int8}: {int8.stat().st_size / 1e6:.1f} MB sha256 {digest}", file=sys.stderr)
     t = time.time()
-    if args.top:  # score only each row's cosine top K (the rest get UNSCORED): 2 shared cores are slow
-        keep = {r["id"]: np.argsort(r["cos"])[::-1][: args.top] for r in rows}
+    if args.top:  # score only each row's top K by --by (the rest get UNSCORED): 2 shared cores are slow
+        keep = {r["id"]: np.argsort(r[BY])[::-1][: args.top] for r in rows}
         part = [{**r, "texts": [r["texts"][i] for i in keep[r["id"]]]} for r in rows]
         got = score_onnx(int8, part)
         scores = {}
