@@ -69,6 +69,12 @@ MIN_SENTENCE_WORDS = 4
 # 25 → 27 passed, nothing lower; at 0.8 answer-first drops on the conversation sets).
 LEAD_RATIO = 0.5
 MODEL_FILE = "answerer.json"
+# The answer encoder's cosine (x ENCODER_SCALE, the temperature it was trained at) is added to the
+# ranker's logit with this weight: chosen out of fold by `evals/train_reranker.py compose` (0.5-1.5
+# swept; at 1.0 citation precision 0.817 -> 0.829 on the news rows and 0.720 -> 0.738 on SQuAD,
+# answer-first 0.814 -> 0.821 and 0.727 -> 0.747; evals/README.md, "Ninth pass").
+ENCODER_WEIGHT = 1.0
+ENCODER_SCALE = 20.0
 # A follow-up's sentences that lack what it asks for keep this share of their score.
 FOCUS_PENALTY = 0.5
 # A follow-up asking for one of these is refused when its best sentence, after the penalty, still
@@ -243,15 +249,24 @@ def score_evidence(
         question, cands, hits, vectors[:1], vectors[1:], idf, (word_vectors[0], word_vectors[1:])
     )
     scores = model.ranker.probability(feats.x, SENTENCE_FEATURES)
-    gate = gate_features(feats, scores)
+    gate = gate_features(feats, scores)  # fitted on the ranker's own scores, before the encoder's
     answerable = float(model.gate.probability(gate[None, :], GATE_FEATURES)[0])
     own = asked or question  # what the person asked, not the query combined with an earlier turn
+    # A follow-up's combined query leans towards the earlier turn's sentence; the encoder also
+    # hears what the follow-up itself asks ("Why is that telling?"), half and half.
+    encoded = answer_vectors()(texts if own == question else [question, own] + texts[1:])
+    if own != question:
+        encoded = np.vstack([_unit(encoded[0] + encoded[1]), encoded[2:]])
+    # `scores` stay the ranker's: the refusal rules below read its best sentence, as they were set
+    # on; `shown` orders the sentences quoted. Each penalty applies to both.
+    shown = reranked(scores, encoded)
     reported = attributed(own, cands, idf)
     if reported is not None:
         if not reported.any():
             answerable = 0.0  # no passage reports the person asked about saying anything
         else:
             scores = np.where(reported, scores, scores * FOCUS_PENALTY)
+            shown = np.where(reported, shown, shown * FOCUS_PENALTY)
     # A negated question ("Which leader has Kim not yet gone to see?") is answered from a sentence
     # that negates ("Kim has yet to make a trip to meet ... Xi Jinping") when one scores near the
     # best; when none does, `opposite_asked` refuses below.
@@ -259,6 +274,7 @@ def score_evidence(
         dropped = np.array([not negates(c.text) for c in cands])
         if dropped.any() and (~dropped & (scores >= LEAD_RATIO * scores.max())).any():
             scores = np.where(dropped, scores * NEGATION_PENALTY, scores)
+            shown = np.where(dropped, shown * NEGATION_PENALTY, shown)
     if role_swapped(own, cands, scores):
         answerable = 0.0  # the sentence shown says someone else did it: "Trump walked out", not Kim
     window = _window(cands, int(np.argmax(scores)))  # the best sentence and its neighbours
@@ -274,11 +290,44 @@ def score_evidence(
             answerable = 0.0  # the passages are about the earlier turn, not what the follow-up asks
         else:
             scores = np.where(covers, scores, scores * FOCUS_PENALTY)
+            shown = np.where(covers, shown, shown * FOCUS_PENALTY)
             if question_type(asked) in FOCUS_KINDS and not covers[int(np.argmax(scores))]:
                 # The sentence shown would not hold it: "How many members did it have?" after the
                 # delegation question ("three members" of the Security Council is another passage's).
                 answerable = 0.0
-    return Evidence(cands, vectors[1:], scores, feats.x, feats.held, feats.weights, answerable, feats.qtype)
+    return Evidence(cands, vectors[1:], shown, feats.x, feats.held, feats.weights, answerable, feats.qtype)
+
+
+@cache
+def answer_vectors() -> TextVectors:
+    """The answer encoder (`rag.embeddings.answer_model_path`) behind its own cache, loaded once."""
+    from rag.embeddings import ANSWER_MODEL_SHA256, LocalEmbeddings, answer_model_path
+
+    # One text per run: int8 activations are scaled per run, so in a batch a sentence's score would
+    # depend on its batch-mates (up to 0.46 of a logit) and on what the cache already held; alone it
+    # is the same every time, and no faster in batches (30 seed sentences: 71 ms alone, 105 ms in 16s).
+    encoder = LocalEmbeddings(answer_model_path(), batch_size=1, sha256=ANSWER_MODEL_SHA256)
+    return TextVectors(encoder, max_word_items=0)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return np.asarray(v / max(float(np.linalg.norm(v)), 1e-9))
+
+
+def reranked(scores: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """Move each sentence's ranker logit by the answer encoder's cosine with the question.
+
+    `vectors` are the question's then the sentences' unit vectors under the answer encoder. Only
+    the order and the gaps change: the new best keeps the ranker's best logit, so the composition
+    (`second_ratio`, `tie_ratio`) compares on the scale it was set on.
+    """
+    if not len(scores):
+        return scores
+    p = np.clip(scores, 1e-6, 1 - 1e-6)
+    z = np.log(p / (1 - p))
+    moved = z + ENCODER_WEIGHT * ENCODER_SCALE * (vectors[1:] @ vectors[0])
+    moved += z.max() - moved.max()
+    return np.asarray(1.0 / (1.0 + np.exp(-moved)))
 
 
 def attributed(

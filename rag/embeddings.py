@@ -24,6 +24,10 @@ from rag.vectors import WordVectors
 
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+# The answer encoder: all-MiniLM-L6-v2 fine-tuned on question -> answering sentence
+# (evals/train_reranker.py final --bi), int8, shipped in rag/assets; it scores sentences, never the index.
+ANSWER_MODEL_FILE = "answer-encoder-int8.onnx"
+ANSWER_MODEL_SHA256 = "ade5e6e61234b5ff13bf86d386e08a6db1a1b3aea7721e27471832bb44d0ea0b"
 MAX_TOKENS = 256
 DIMENSIONS = 384
 
@@ -52,6 +56,11 @@ def default_tokenizer_path() -> Path:
     return Path(str(resources.files("rag") / "assets" / "tokenizer.json"))
 
 
+def answer_model_path() -> Path:
+    """Return the answer encoder shipped inside `rag` (see rag/assets/NOTICE.md)."""
+    return Path(str(resources.files("rag") / "assets" / ANSWER_MODEL_FILE))
+
+
 def _checked(path: Path, sha256: str, what: str) -> Path:
     if not path.is_file():
         raise ModelFileError(f"{what} not found at {path}; reinstall rag (pip install -e .)")
@@ -75,11 +84,12 @@ class LocalEmbeddings(Embeddings):
         tokenizer_path: Path | None = None,
         batch_size: int = 16,
         threads: int | None = None,
+        sha256: str = MODEL_SHA256,
     ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        model = _checked(model_path or default_model_path(), MODEL_SHA256, "embedding model")
+        model = _checked(model_path or default_model_path(), sha256, "embedding model")
         tok_file = _checked(tokenizer_path or default_tokenizer_path(), TOKENIZER_SHA256, "tokenizer")
         self.tokenizer = Tokenizer.from_file(str(tok_file))
         # The file truncates at 128 and pads every text to 128; the model reads 256 and padding

@@ -9,7 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.embeddings import DIMENSIONS, LocalEmbeddings, default_model_path
+from rag.embeddings import (
+    ANSWER_MODEL_SHA256,
+    DIMENSIONS,
+    LocalEmbeddings,
+    answer_model_path,
+    default_model_path,
+)
 from rag.errors import ModelFileError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "reference_vectors.json"
@@ -52,6 +58,18 @@ def test_tampered_model_file_is_refused(tmp_path: Path) -> None:
         f.write(b"\x00\x01\x02")
     with pytest.raises(ModelFileError, match="sha256"):
         LocalEmbeddings(model_path=bad)
+
+
+def test_tampered_answer_encoder_is_refused(tmp_path: Path) -> None:
+    good = LocalEmbeddings(model_path=answer_model_path(), sha256=ANSWER_MODEL_SHA256)
+    assert good.embed_array(["a question?"]).shape == (1, DIMENSIONS)
+    bad = tmp_path / "answer.onnx"
+    shutil.copyfile(answer_model_path(), bad)
+    with bad.open("r+b") as f:
+        f.seek(5000)
+        f.write(b"\x00\x01\x02")
+    with pytest.raises(ModelFileError, match="sha256"):
+        LocalEmbeddings(model_path=bad, sha256=ANSWER_MODEL_SHA256)
 
 
 def test_missing_model_file_is_refused(tmp_path: Path) -> None:

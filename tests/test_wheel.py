@@ -32,6 +32,7 @@ def test_wheel_installs_and_answers_offline(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert {"rag/_prompts/system.md", "rag/_prompts/answer.md", "rag/_prompts/condense.md"} <= set(names)
     assert "rag/py.typed" in names and "rag/evals/cli.py" in names
+    assert "rag/assets/answer-encoder-int8.onnx" in names and "rag/assets/answerer.json" in names
     assert not [n for n in names if n.startswith(("bench/", "tests/", "rag/bench"))], names
     sources = {p.relative_to(ROOT).as_posix() for p in (ROOT / "rag").rglob("*.py")}
     assert sources <= set(names), (
