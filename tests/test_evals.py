@@ -57,19 +57,19 @@ MINIMUMS = {
     "retrieval.hit_at_k": 0.95,
     "retrieval.recall_at_k": 0.9,
     "retrieval.mrr": 0.8,
-    "citation.precision": 0.75,
+    "citation.precision": 0.85,  # 0.904 now (the answer encoder, evals/README.md ninth pass)
     "citation.recall": 0.6,
-    "citation.answer_first": 0.75,
+    "citation.answer_first": 0.85,  # 0.915 now
     "answer.f1": 0.15,
     "groundedness": 0.99,
     "refusal.accuracy": 0.8,  # 0.9 now (the refusal rules of issue 13's sixth pass)
     "refusal.f1": 0.8,  # 0.9 now
-    "passed": 50,  # 51 now
+    "passed": 53,  # 54 now
 }
-MAXIMUMS = {"refusal.false_rate": 0.05, "answer.words": 55}
+MAXIMUMS = {"refusal.false_rate": 0.05, "answer.words": 45}  # 39 words now
 # The multi-turn set at its level after conversation handling (evals/README.md), overall and by kind.
 CONVERSATION_MINIMUMS = {
-    "passed": 24,  # 25 now
+    "passed": 25,  # 26 now
     "retrieval.hit_at_k": 0.95,
     "citation.recall": 0.7,
     "refusal.accuracy": 0.55,
