@@ -246,6 +246,7 @@ def serve(
     import importlib
     import threading
 
+    from rag.answer import answer_vectors
     from rag.app.indexer import Indexer  # no gradio: that is the page's
     from rag.app.starting import StartupPage, skip_gradio_stubs
     from rag.app.uploads import Progress
@@ -273,6 +274,7 @@ def serve(
         embeddings = make_embeddings(settings)
         indexed = Store.open(settings, create=True).count()  # a fresh data dir serves an empty index
         chain = build_chain(settings, embeddings=embeddings)
+        answer_vectors()  # the answer encoder loads (and is checked) while gradio imports, not on a question
         # The index starts now, shown on the start-up page until the chat takes over: a first index
         # finds the files, then waits for the page (reading and chunking them, or the records of an
         # index to check, hold the GIL that gradio's import needs).
