@@ -227,6 +227,40 @@ def train(rows: list[dict[str, Any]], weights: Path, epochs: float, lr: float, b
         {"params": list(model.head.parameters()), "lr": lr * HEAD_LR_GAIN},
     ]
     opt = torch.optim.AdamW(groups, weight_decay=0.01)
+
+    def batch_loss(batch: list[tuple[dict[str, Any], tuple[list[int], list[int]]]]) -> Any:
+        qs, ts, spans = [], [], []
+        for r, (idx, _) in batch:
+            spans.append((len(ts), len(idx)))
+            qs += [r["query"]] * len(idx)
+            ts += [r["texts"][i] for i in idx]
+        logits = model(**{k: torch.from_numpy(v) for k, v in tok(qs, ts).items()})
+        loss, wsum = torch.zeros(()), 0.0
+        for (r, (_, gold)), (a, n) in zip(batch, spans, strict=True):
+            z = torch.cat([torch.zeros(1), logits[a : a + n]])  # index 0: "no answer"
+            target = [1 + g for g in gold] if gold else [0]
+            w = SEED_WEIGHT if r["kind"] == "seed" else 1.0
+            loss = loss + w * (torch.logsumexp(z, 0) - torch.logsumexp(z[target], 0))
+            wsum += w
+        return loss / wsum
+
+    _fit(model, opt, items, per_batch, steps, budget_s, rng, batch_loss)
+    return model
+
+
+def _fit(
+    model: Any,
+    opt: Any,
+    items: list[Any],
+    per_batch: int,
+    steps: int,
+    budget_s: float,
+    rng: random.Random,
+    batch_loss: Any,
+) -> None:
+    """Run `steps` optimiser steps (10 % warm-up, then linear decay) over shuffled batches of `items`."""
+    import torch
+
     warm = max(1, steps // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (steps - s) / max(1, steps - warm))
@@ -237,23 +271,7 @@ def train(rows: list[dict[str, Any]], weights: Path, epochs: float, lr: float, b
         if not order:
             order = list(range(len(items)))
             rng.shuffle(order)
-        batch = [items[order.pop()] for _ in range(min(per_batch, len(order)))]
-        qs, ts, spans = [], [], []
-        for r, (idx, _) in batch:
-            spans.append((len(ts), len(idx)))
-            qs += [r["query"]] * len(idx)
-            ts += [r["texts"][i] for i in idx]
-        enc = {k: torch.from_numpy(v) for k, v in tok(qs, ts).items()}
-        logits = model(**enc)
-        loss = torch.zeros(())
-        wsum = 0.0
-        for (r, (_, gold)), (a, n) in zip(batch, spans, strict=True):
-            z = torch.cat([torch.zeros(1), logits[a : a + n]])  # index 0: "no answer"
-            target = [1 + g for g in gold] if gold else [0]
-            w = SEED_WEIGHT if r["kind"] == "seed" else 1.0
-            loss = loss + w * (torch.logsumexp(z, 0) - torch.logsumexp(z[target], 0))
-            wsum += w
-        loss = loss / wsum
+        loss = batch_loss([items[order.pop()] for _ in range(min(per_batch, len(order)))])
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -268,7 +286,6 @@ def train(rows: list[dict[str, Any]], weights: Path, epochs: float, lr: float, b
                 print("time budget reached", file=sys.stderr)
                 break
     model.eval()
-    return model
 
 
 def train_bi(rows: list[dict[str, Any]], weights: Path, epochs: float, lr: float, budget_s: float) -> Any:
@@ -289,45 +306,22 @@ def train_bi(rows: list[dict[str, Any]], weights: Path, epochs: float, lr: float
     per_batch = 8
     steps = int(len(items) * epochs / per_batch)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.01)
-    warm = max(1, steps // 10)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (steps - s) / max(1, steps - warm))
-    )
-    t0, step, seen = time.time(), 0, 0.0
-    order: list[int] = []
-    while step < steps:
-        if not order:
-            order = list(range(len(items)))
-            rng.shuffle(order)
-        batch = [items[order.pop()] for _ in range(min(per_batch, len(order)))]
-        qs = [r["query"] for r, _ in batch]
+
+    def batch_loss(batch: list[tuple[dict[str, Any], tuple[list[int], list[int]]]]) -> Any:
         ts, spans = [], []
         for r, (idx, _) in batch:
             spans.append((len(ts), len(idx)))
             ts += [r["texts"][i] for i in idx]
-        qv, tv = _embed(model, tok, qs), _embed(model, tok, ts)
-        loss = torch.zeros(())
-        wsum = 0.0
+        qv, tv = _embed(model, tok, [r["query"] for r, _ in batch]), _embed(model, tok, ts)
+        loss, wsum = torch.zeros(()), 0.0
         for k, ((r, (_, gold)), (a, n)) in enumerate(zip(batch, spans, strict=True)):
             z = (tv[a : a + n] @ qv[k]) / 0.05
             w = SEED_WEIGHT if r["kind"] == "seed" else 1.0
             loss = loss + w * (torch.logsumexp(z, 0) - torch.logsumexp(z[gold], 0))
             wsum += w
-        loss = loss / wsum
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        step += 1
-        seen = 0.9 * seen + 0.1 * loss.item() if step > 1 else loss.item()
-        if step % 25 == 0:
-            el = time.time() - t0
-            print(f"step {step}/{steps} loss {seen:.3f} {el:.0f}s", file=sys.stderr, flush=True)
-            if el > budget_s:
-                print("time budget reached", file=sys.stderr)
-                break
-    model.eval()
+        return loss / wsum
+
+    _fit(model, opt, items, per_batch, steps, budget_s, rng, batch_loss)
     return model
 
 
