@@ -5,6 +5,9 @@ regression over features of `rag.features` (meaning, which of the question's wor
 what kind of answer it offers, its neighbours), and a second one, over the best sentence's features,
 gives the probability that the passages answer at all: the chain refuses below `RAG_REFUSE_BELOW`.
 Both were fitted by `evals/fit_answerer.py`; their coefficients ship in `rag/assets/answerer.json`.
+The sentences are then reordered by a small answer encoder (`reranked`, trained by
+`evals/train_reranker.py`), which reads meaning where the ranker's features read words; the
+refusal decisions stay the ranker's and the gate's.
 """
 
 from __future__ import annotations
