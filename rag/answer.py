@@ -48,6 +48,7 @@ from rag.questions import (
     ordinals,
     profile,
     question_type,
+    refusal_unmet,
     reports_speech,
     same_name,
     speaker,
@@ -283,6 +284,8 @@ def score_evidence(
     window = _window(cands, int(np.argmax(scores)))  # the best sentence and its neighbours
     if another_number(own, " ".join(window)) or opposite_asked(own, cands, scores):
         answerable = 0.0  # another year or count, or the opposite ("increased" for "decreased")
+    if refusal_unmet(own, window):
+        answerable = 0.0  # "Why did Putin refuse to sign ...?" of "Putin ... signed a mutual defense treaty"
     if unit_missing(own, " ".join(window)):
         answerable = 0.0  # a sum of money or a year asked, none given: "How much did the drills cost?"
     if attribute_missing(own, window):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -537,6 +538,21 @@ def negates(sentence: str) -> bool:
 def negation_dropped(question: str, sentence: str) -> bool:
     """Tell whether `question` is negated (`asks_negated`) and `sentence` negates nothing."""
     return asks_negated(question) and not negates(sentence)
+
+
+# A question about a refusal, rejection, failure or decline ("Why did Putin refuse to sign the
+# treaty?", "Which religion did Kublai reject?") is answered only by a sentence that tells one;
+# SQuAD 2.0's unanswerable rows are often an answerable one with "adopted" turned into "rejected"
+# (28 of the tuning set's 34 questions with these words are unanswerable), and a news question
+# borrows the words of "Putin ... signed a mutual defense treaty" to ask why he refused.
+_REFUSES = re.compile(r"\b(?:refus|declin|fail|reject)\w*")
+
+
+def refusal_unmet(question: str, window: Sequence[str]) -> bool:
+    """Tell whether `question` asks of a refusal or failure that no sentence of `window` tells."""
+    if not _REFUSES.search(question.casefold()):
+        return False
+    return not any(negates(t) or _REFUSES.search(t.casefold()) for t in window)
 
 
 # Counts and ranks a question names ("the 8 schools", "the third empire"), in words or digits. "one"

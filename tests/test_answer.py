@@ -21,6 +21,7 @@ from rag.questions import (
     numbers,
     opposite,
     question_type,
+    refusal_unmet,
     same_name,
     speaker,
     subject,
@@ -488,6 +489,21 @@ def test_money_or_a_year_asked_must_be_given(chain: RagChain) -> None:
     assert not unit_missing("When did they meet?", "They met in Hanoi.")  # any date: the gate's to weigh
     answer = chain.invoke({"question": "In which year did Trump and Kim first meet in Singapore?"})
     assert not answer.refused and "2018" in answer.citations[0].quote, answer.text
+
+
+def test_a_refusal_asked_must_be_told(chain: RagChain) -> None:
+    assert refusal_unmet("Which religion did Kublai reject?", ["Kublai adopted Buddhism."])
+    assert not refusal_unmet("Which plan did Kublai reject?", ["Kublai rejected the plan."])
+    assert not refusal_unmet("Why did he fail to win?", ["He could not win the vote."])  # a negation
+    assert not refusal_unmet("Which religion did Kublai adopt?", ["Kublai adopted Buddhism."])
+    # The seeds tell that Putin signed the treaty, never that he refused to.
+    refused = chain.invoke(
+        {"question": "Why did Putin refuse to sign a mutual defense treaty with North Korea?"}
+    )
+    assert refused.refused, refused.text
+    # Trump's rejection is told ("rejecting Kim's offer"): answered.
+    answer = chain.invoke({"question": "What did Trump reject in Hanoi?"})
+    assert not answer.refused and "rejecting" in answer.citations[0].quote, answer.text
 
 
 def test_a_negated_question_is_answered_from_the_sentence_that_negates(chain: RagChain) -> None:
