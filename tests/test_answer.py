@@ -214,6 +214,11 @@ def test_a_swapped_role_is_refused_and_the_right_one_answered(chain: RagChain) -
     assert chain.invoke({"question": "Why did Kim Jong Un walk out of the Hanoi summit?"}).refused
     answer = chain.invoke({"question": "Why did Trump walk out of the Hanoi summit?"})
     assert not answer.refused and WALKED_OUT in answer.citations[0].quote
+    # The sentence the answer encoder puts first counts too: "Putin visited Pyongyang in June" tells
+    # nothing of Kim Chol Won visiting Moscow.
+    assert chain.invoke({"question": "When did Kim Chol Won visit Moscow?"}).refused
+    answer = chain.invoke({"question": "When did Putin visit Pyongyang?"})
+    assert not answer.refused and "in June" in answer.citations[0].quote, answer.text
 
 
 def test_the_subject_of_a_verb_is_the_name_right_before_it() -> None:
