@@ -282,7 +282,8 @@ def score_evidence(
     # The rules read the ranker's best sentence, as they were set on; a swapped role is also read
     # at the sentence shown first (reranked): "When did Kim Chol Won visit Moscow?" would show
     # "Russian President Vladimir Putin visited Pyongyang in June".
-    if role_swapped(own, cands, scores) or role_swapped(own, cands, shown):
+    lead_differs = int(np.argmax(shown)) != int(np.argmax(scores))
+    if role_swapped(own, cands, scores) or (lead_differs and role_swapped(own, cands, shown)):
         answerable = 0.0  # the sentence shown says someone else did it: "Trump walked out", not Kim
     window = _window(cands, int(np.argmax(scores)))  # the best sentence and its neighbours
     if another_number(own, " ".join(window)) or opposite_asked(own, cands, scores):
