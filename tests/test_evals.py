@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -322,6 +323,30 @@ def test_conversation_dataset_covers_what_it_should() -> None:
         "What is a good recipe for kimchi?",
         "What did the KCNA statement say about Trump?",
     }
+
+
+def _words(question: str) -> set[str]:
+    return set(re.findall(r"\w+", question.lower()))
+
+
+def test_training_questions_stay_apart_from_the_sets_that_measure() -> None:
+    """Every dataset loads against the seeds with unique ids, and no question of news_train (written
+    to fit the answer encoder) is a near copy, half or more of its words shared, of a question of a
+    set we measure with (the dev sets never fitted on and the check sets)."""
+    datasets = ROOT / "evals" / "datasets"
+    rows = {path.stem: load_dataset(path, SEEDS) for path in sorted(datasets.glob("*.jsonl"))}
+    for name, part in rows.items():
+        assert len({r.id for r in part}) == len(part), name
+    fitted = ("seed_qa", "news_dev", "news_train", "conversations", "conversations_dev")
+    measured = [n for n in rows if n not in fitted]
+    assert {"news_more", "news_fresh", "news_check", "conversations_check"} <= set(measured)
+    assert len(rows["news_train"]) >= 150
+    train = [(r.id, _words(r.question)) for r in rows["news_train"]]
+    for name in measured:
+        for row in rows[name]:
+            words = _words(row.question)
+            close = [i for i, w in train if len(words & w) / len(words | w) >= 0.6]
+            assert not close, (name, row.id, close)
 
 
 def test_seed_dataset_covers_what_it_should() -> None:
