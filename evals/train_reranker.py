@@ -574,7 +574,12 @@ def main() -> None:
     ap.add_argument("--max-len", type=int, default=MAX_LEN, help="tokens per pair")
     ap.add_argument("--answerable-only", action="store_true", help="train on the ranking lessons only")
     ap.add_argument("--bi", action="store_true", help="fine-tune the bi-encoder instead of a cross-encoder")
-    ap.add_argument("--budget", type=float, default=7200.0, help="seconds of training per model, at most (a safety stop: 2 epochs take ~40 min on 2 cores)")
+    ap.add_argument(
+        "--budget",
+        type=float,
+        default=7200.0,
+        help="seconds of training per model, at most (a safety stop: 2 epochs take ~40 min on 2 cores)",
+    )
     ap.add_argument(
         "--write", action="store_true", help=f"final: copy the int8 file to {ASSET.relative_to(ROOT)}"
     )
