@@ -35,6 +35,7 @@ from rag.features import (
 )
 from rag.questions import (
     QUANTITIES,
+    across_documents,
     asked_attribute,
     asked_years,
     asks_negated,
@@ -214,6 +215,7 @@ class Evidence:
     weights: dict[str, float]  # their IDF weights, summing to 1
     answerable: float  # P(the passages answer the question), from the fitted gate
     asks: str = "other"  # what the question asks for (`question_type`: name, date, cause, ...)
+    across: bool = False  # asked of several documents (`across_documents`): quote more than one
 
     @property
     def best(self) -> float:
@@ -240,6 +242,7 @@ def score_evidence(
     a named person said is answered only from a sentence that reports them (`attributed`).
     """
     model = answerer or load_answerer()
+    across = across_documents(asked if asked is not None else question)
     question = without_document_reference(question)
     asked = without_document_reference(asked) if asked is not None else None
     cands = candidates(hits)
@@ -305,7 +308,9 @@ def score_evidence(
                 # The sentence shown would not hold it: "How many members did it have?" after the
                 # delegation question ("three members" of the Security Council is another passage's).
                 answerable = 0.0
-    return Evidence(cands, vectors[1:], shown, feats.x, feats.held, feats.weights, answerable, feats.qtype)
+    return Evidence(
+        cands, vectors[1:], shown, feats.x, feats.held, feats.weights, answerable, feats.qtype, across
+    )
 
 
 @cache
@@ -576,6 +581,8 @@ def extract(
         if before is not None and _adjacent(cands, before, first) and before not in groups[0]:
             groups = [[before, *groups[0]], *([i for i in g if i != before] for g in groups[1:])]
             groups = [g for g in groups if g]
+    if evidence.across:
+        groups = _from_another_document(evidence, hits, groups, order, sims, model.max_similarity)
     sentences, citations = [], []
     for n, group in enumerate(groups, start=1):
         cand = _joined(cands, group, hits)
@@ -596,6 +603,31 @@ _AMOUNT = re.compile(
     r"(?<![\d.,])(?!(?:1\d{3}|20\d{2})(?!\d))\d|\b(?:half|quarter|thirds?|fifths?|eighths?|tenths?)\b"
 )
 _ROW_KEY = re.compile(r"(?:^|;\s+)([^:;\n]{1,40}):\s")
+
+
+def _from_another_document(
+    evidence: Evidence,
+    hits: list[Hit],
+    groups: list[list[int]],
+    order: list[int],
+    sims: np.ndarray,
+    max_similarity: float,
+) -> list[list[int]]:
+    """Add the best sentence of another document when all quoted ones come from one.
+
+    A question asked of several documents ("How do the two articles differ?") is answered from each;
+    the sentence takes the last place when the answer is full.
+    """
+    cands = evidence.candidates
+    sources = {hits[cands[i].hit].source for group in groups for i in group}
+    if len(sources) != 1:
+        return groups
+    picked = [i for group in groups for i in group]
+    elsewhere = (j for j in order if hits[cands[j].hit].source not in sources)
+    other = next((j for j in elsewhere if max(float(sims[j, i]) for i in picked) <= max_similarity), None)
+    if other is None:
+        return groups
+    return [*groups[: MAX_ANSWER_SENTENCES - 1], [other]]
 
 
 def _same_row_shape(a: str, b: str) -> bool:

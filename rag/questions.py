@@ -649,6 +649,28 @@ _DOCUMENT_REFERENCE = re.compile(
 )
 
 
+# A question asked of every document ("How do the two articles differ?", "according to both pieces",
+# "in each article", "between the 2019 article and the 2024 one"): its answer quotes more than one.
+_ACROSS_DOCUMENTS = re.compile(
+    r"\b(?:two|both|each|these|those|all)\s+(?:of\s+the\s+)?(?:(?:news|source)\s+)?"
+    r"(?:articles?|pieces?|stories|story|documents?|reports?|texts?|sources?|accounts?)\b"
+    r"|\b(?:across|in|from)\s+both\b",
+    re.IGNORECASE,
+)
+_DOCUMENT_NOUN = re.compile(r"\b(?:article|piece|story|document|report)s?\b|\bboth\b|\beach\b", re.IGNORECASE)
+
+
+def across_documents(question: str) -> bool:
+    """Tell whether `question` asks what several documents say: an answer from each is wanted.
+
+    Said outright ("the two articles", "both pieces", "in each article"), or by two years of documents
+    ("The 2019 article ...; what does the 2024 article suggest?", "in both 2019 and 2024").
+    """
+    if _ACROSS_DOCUMENTS.search(question):
+        return True
+    return len(set(_ANY_YEAR.findall(question))) >= 2 and bool(_DOCUMENT_NOUN.search(question))
+
+
 def without_document_reference(question: str) -> str:
     """Return `question` without where it says the answer is ("…, according to the 2019 article?").
 

@@ -13,6 +13,7 @@ from rag.documents import load_text
 from rag.embeddings import LocalEmbeddings
 from rag.features import GATE_FEATURES, SENTENCE_FEATURES, term_weights
 from rag.questions import (
+    across_documents,
     asked_attribute,
     asked_years,
     held_years,
@@ -351,6 +352,21 @@ def test_cross_document_question_cites_each_passage_once(chain: RagChain) -> Non
         assert 1 <= len(answer.citations) <= 3
         _assert_well_formed(answer, SEEDS)
     assert {HANOI_2024, RUSSIA_2019} >= {c.source for c in answer.citations}
+
+
+def test_a_question_asked_of_both_documents_quotes_each(chain: RagChain) -> None:
+    # The best sentences are the 2024 article's; the 2019 one's Lavrov sentence is what it said then.
+    answer = chain.invoke({"question": "How do the two pieces describe Kim's relationship with Putin?"})
+    assert not answer.refused
+    assert {c.source for c in answer.citations} == {HANOI_2024, RUSSIA_2019}
+    _assert_well_formed(answer, SEEDS)
+    assert across_documents("Is China on North Korea's side? How do the two articles differ?")
+    assert across_documents("What do the 2019 article and the 2024 one say about Putin?")
+    assert across_documents("Which delegations came, according to both pieces?")
+    assert across_documents("What did Kim say in each article?")
+    assert not across_documents("Why isn't China a reliable patron, according to the 2019 article?")
+    assert not across_documents("What happened at Hanoi in 2019, and did talks resume in 2024?")
+    assert not across_documents("Why did the Hanoi summit collapse?")
 
 
 def test_headings_bullets_and_markup_are_never_quoted(notes_chain: RagChain) -> None:
