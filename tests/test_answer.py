@@ -17,6 +17,7 @@ from rag.questions import (
     asked_attribute,
     asked_years,
     held_years,
+    negated,
     negation_dropped,
     number_mismatch,
     numbers,
@@ -367,6 +368,18 @@ def test_a_question_asked_of_both_documents_quotes_each(chain: RagChain) -> None
     assert not across_documents("Why isn't China a reliable patron, according to the 2019 article?")
     assert not across_documents("What happened at Hanoi in 2019, and did talks resume in 2024?")
     assert not across_documents("Why did the Hanoi summit collapse?")
+
+
+def test_a_state_told_with_without_is_not_a_negation(chain: RagChain) -> None:
+    # "left without", "end without" describe what happened; read as a negation they sank the gate.
+    walk_out = chain.invoke({"question": "Why did the Hanoi summit end without a deal?"})
+    assert not walk_out.refused
+    assert "walked out" in walk_out.citations[0].quote
+    untethered = chain.invoke({"question": "Why has Kim been left without a great-power backer?"})
+    assert not untethered.refused
+    assert "untethered" in untethered.citations[0].quote
+    assert not negated("a summit that ended without a deal")
+    assert negated("a summit that did not end in a deal")
 
 
 def test_headings_bullets_and_markup_are_never_quoted(notes_chain: RagChain) -> None:
