@@ -28,6 +28,7 @@ from rag.features import (
     GATE_FEATURES,
     SENTENCE_FEATURES,
     Lexicon,
+    SentenceFeatures,
     gate_features,
     neighbours,
     sentence_features,
@@ -38,7 +39,9 @@ from rag.questions import (
     across_documents,
     asked_attribute,
     asked_years,
+    asks_advice,
     asks_negated,
+    entities,
     held_years,
     negates,
     negation_dropped,
@@ -297,6 +300,8 @@ def score_evidence(
         answerable = 0.0  # a sum of money or a year asked, none given: "How much did the drills cost?"
     if attribute_missing(own, window):
         answerable = 0.0  # "What is the population of Pyongyang?" of a sentence that only names Pyongyang
+    if asks_advice(own) and advice_unheld(own, feats, cands, int(np.argmax(scores))):
+        answerable = 0.0  # "What should I pack for a trip to Pyongyang?" of a sentence that names Pyongyang
     if asked is not None and asked != question:
         covers = focus(asked, question, cands, held_in_meaning(asked, word_vectors[0], word_vectors[1:]))
         if not covers.any():
@@ -401,6 +406,29 @@ def another_number(question: str, window: str) -> bool:
     asked = asked_years(question)
     held, ranges = held_years(window)
     return bool(held) and any(y not in held and not any(a <= y <= z for a, z in ranges) for y in asked)
+
+
+# An advice question is answered only by a sentence (with its neighbours) that holds more than this
+# share of its own words, names left out.
+ADVICE_HELD = 0.5
+
+
+def advice_unheld(question: str, feats: SentenceFeatures, cands: list[Candidate], best: int) -> bool:
+    """Tell whether the best sentence and its neighbours hold too few of an advice question's words.
+
+    "What street foods should I try when I visit Hanoi?" shares only "Hanoi" with the sentence that
+    scores best: a document that answers it speaks of street food. Unlike the word features, words the
+    corpus never uses count as missing here: advice on packing for a winter trip, asked of documents
+    that never speak of packing or winter, is not in them; the names are what drew the search there.
+    """
+    names = content_terms(" ".join(entities(question)))
+    asked = content_terms(" ".join(content_words(question))) - names
+    if not asked:
+        return False
+    prev, nxt = neighbours(cands)
+    window = [j for j in (prev[best], best, nxt[best]) if j is not None]
+    held = set().union(*(profile(cands[j].text).forms for j in window))
+    return len(asked & held) <= ADVICE_HELD * len(asked)
 
 
 def attribute_missing(question: str, window: list[str]) -> bool:

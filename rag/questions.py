@@ -594,6 +594,7 @@ def numbers(text: str, *, asked: bool = False) -> tuple[set[int], set[int]]:
     tokens = _TOKEN.findall(text)
     counts: set[int] = set()
     ranks: set[int] = set()
+    named = _name_runs(tokens) if asked else 0
     for i, token in enumerate(tokens):
         w = token.casefold().replace(",", "")
         before = tokens[i - 1] if i else ""
@@ -607,6 +608,8 @@ def numbers(text: str, *, asked: bool = False) -> tuple[set[int], set[int]]:
             or before.casefold() in _COUNTS_ANSWER
         ):
             continue
+        if asked and before.casefold() == "the" and _COUNTS.get(w, 0) >= 2 and named >= _COUNTS[w]:
+            continue  # "the two leaders" after "Kim" and "Putin": the ones named, not a count
         rank = _RANK_DIGITS.fullmatch(w)
         if rank:
             ranks.add(int(rank.group(1)))
@@ -617,6 +620,16 @@ def numbers(text: str, *, asked: bool = False) -> tuple[set[int], set[int]]:
         elif w in _RANKS:
             ranks.add(_RANKS[w])
     return counts, ranks
+
+
+def _name_runs(tokens: list[str]) -> int:
+    """Count the names among `tokens`: runs of capitalised words ("Kim Jong Un" is one), not stop words."""
+    runs, inside = 0, False
+    for token in tokens:
+        cap = token[:1].isupper() and token.casefold() not in stop_words()
+        runs += cap and not inside
+        inside = cap
+    return runs
 
 
 def number_mismatch(question: str, window: str) -> bool:
@@ -767,3 +780,26 @@ def unit_missing(question: str, window: str) -> bool:
     if _ASKS_MONEY.search(question) and not _MONEY.search(window):
         return True
     return bool(_ASKS_YEAR.search(question)) and not _HOLDS_YEAR.search(window)
+
+
+# A question asking the assistant for advice ("What should I pack for a trip to Pyongyang?", "What's
+# the fastest way to learn Russian?", "Can you give me a recipe for bulgogi?"): the person's own
+# plans, which a document answers only in the question's own words. A capital "I" after a
+# capitalised word or a hyphen is a numeral ("Alexander I", "WW-I").
+_ADVICE = re.compile(
+    r"\b(?i:me|my|mine|myself)\b"
+    r"|\b(?i:best|fastest|easiest|quickest|cheapest|good|simplest|right)\s+(?i:ways?|time|places?|recipe)\s+(?i:to|of|for)\b"
+    r"|\b(?i:how\s+(?:do|can|should|would)\s+(?:you|one))\b|\b(?i:recipes?|tips?)\b"
+)
+_FIRST_PERSON = re.compile(r"(?:^|(?<=[\s(“\"]))I(?=[\s’'?,])")
+
+
+def asks_advice(question: str) -> bool:
+    """Tell whether `question` asks the assistant for advice or for the person's own plans."""
+    if _ADVICE.search(question):
+        return True
+    for m in _FIRST_PERSON.finditer(question):
+        before = question[: m.start()].split()
+        if not before or not before[-1][:1].isupper() or before[-1].casefold() in stop_words():
+            return True
+    return False

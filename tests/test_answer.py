@@ -16,6 +16,7 @@ from rag.questions import (
     across_documents,
     asked_attribute,
     asked_years,
+    asks_advice,
     held_years,
     negated,
     negation_dropped,
@@ -380,6 +381,37 @@ def test_a_state_told_with_without_is_not_a_negation(chain: RagChain) -> None:
     assert "untethered" in untethered.citations[0].quote
     assert not negated("a summit that ended without a deal")
     assert negated("a summit that did not end in a deal")
+
+
+def test_advice_about_a_place_in_the_documents_is_refused(chain: RagChain) -> None:
+    # The place or language is in the articles; packing, street food or learning a language is not.
+    for question in (
+        "What should I bring on a sightseeing holiday to Pyongyang?",
+        "Which restaurants would you recommend for my evening in Hanoi?",
+        "What's the easiest way to pick up some Vietnamese before my trip?",
+    ):
+        answer = chain.invoke({"question": question})
+        assert answer.refused, (question, answer.text)
+    # Advice asked in the documents' own words is answered from them.
+    answer = chain.invoke({"question": "What should I know about the agreement the prosecutors signed?"})
+    assert not answer.refused
+    assert "signed an agreement" in answer.citations[0].quote
+    assert asks_advice("How do I reset my router password?")
+    assert not asks_advice("Who did Alexander I marry?")
+    assert not asks_advice("Who along with Russia supported post WW-I communist movements?")
+
+
+def test_the_two_named_are_not_a_count(chain: RagChain) -> None:
+    # "the two leaders" are Kim and Putin, named before it: not a number the sentence must give.
+    question = (
+        "Kim Jong Un had not yet met Putin as of the 2019 article; when did Putin later visit Pyongyang,"
+        " and what did the two leaders sign?"
+    )
+    assert numbers(question, asked=True) == (set(), set())
+    assert numbers("What did the two countries agree on?", asked=True) == ({2}, set())
+    answer = chain.invoke({"question": question})
+    assert not answer.refused
+    assert "mutual defense treaty" in answer.text
 
 
 def test_headings_bullets_and_markup_are_never_quoted(notes_chain: RagChain) -> None:
