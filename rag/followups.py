@@ -28,8 +28,10 @@ _LIGHT = frozenset(
     "next previous former latter another other same thing things anything something way ok okay really "
     "please yes no right sure exactly much many long often come gone goes going anywhere somewhere "
     # What a bare "On what date?" or "For what reason?" asks for: the kind of answer, not a topic
-    # ("What is his title there?" asks for a title, whatever the documents call it).
-    "date dates year years month day time reason place purpose title titles role job name".split()
+    # ("What is his title there?" asks for a title, whatever the documents call it; "Where does he
+    # work?" for a place of work, "at the Heritage Foundation").
+    "date dates year years month day time reason place purpose title titles role job name "
+    "work works worked".split()
 )
 PERSON = frozenset({"he", "she", "him", "his", "her", "hers", "himself", "herself"})
 _OBJECT = frozenset({"him", "them"})  # never the subject of its own clause: needs a second name

@@ -102,6 +102,7 @@ DEPENDENT = {
     "What did Kim get in return?": "unresolved 'in return'",
     "What happened as a result?": "unresolved 'as a result'",
     "What is his title there?": "no content words",  # "title" names the kind of answer, not a topic
+    "Where does he work?": "no content words",  # where one works is the answer, whatever it is called
     "Where did the two leaders see each other for the last time?": "unresolved 'the two'",
     "What did both sides agree on?": "unresolved 'both'",
     "What does Kim want now, in his view?": "unresolved 'his'",  # whose view: someone named before
@@ -291,6 +292,15 @@ def test_a_follow_up_the_documents_cannot_answer_is_refused(chain: RagChain) -> 
     signed = _ask(chain, "What did he sign there?", turns)
     assert signed.history_used and not signed.refused, signed.text
     assert any(SIGNED in c.quote for c in signed.citations), signed.text
+
+
+def test_where_someone_works_is_answered_by_their_employer(chain: RagChain) -> None:
+    # The sentence says "at the Heritage Foundation" and never "work": the place is the answer.
+    turns: list[Turn] = []
+    _ask(chain, "What does Bruce Klingner think about Kim's interest in talks with the U.S.?", turns)
+    work = _ask(chain, "Where does he work?", turns)
+    assert work.history_used and not work.refused, work.text
+    assert any("Heritage Foundation" in c.quote for c in work.citations), work.text
 
 
 def test_a_follow_up_asking_how_it_went_is_answered_from_its_topic(chain: RagChain) -> None:
