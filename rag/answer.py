@@ -28,7 +28,6 @@ from rag.features import (
     GATE_FEATURES,
     SENTENCE_FEATURES,
     Lexicon,
-    SentenceFeatures,
     gate_features,
     neighbours,
     sentence_features,
@@ -300,7 +299,7 @@ def score_evidence(
         answerable = 0.0  # a sum of money or a year asked, none given: "How much did the drills cost?"
     if attribute_missing(own, window):
         answerable = 0.0  # "What is the population of Pyongyang?" of a sentence that only names Pyongyang
-    if asks_advice(own) and advice_unheld(own, feats, cands, int(np.argmax(scores))):
+    if asks_advice(own) and advice_unheld(own, window):
         answerable = 0.0  # "What should I pack for a trip to Pyongyang?" of a sentence that names Pyongyang
     if asked is not None and asked != question:
         covers = focus(asked, question, cands, held_in_meaning(asked, word_vectors[0], word_vectors[1:]))
@@ -413,7 +412,7 @@ def another_number(question: str, window: str) -> bool:
 ADVICE_HELD = 0.5
 
 
-def advice_unheld(question: str, feats: SentenceFeatures, cands: list[Candidate], best: int) -> bool:
+def advice_unheld(question: str, window: list[str]) -> bool:
     """Tell whether the best sentence and its neighbours hold too few of an advice question's words.
 
     "What street foods should I try when I visit Hanoi?" shares only "Hanoi" with the sentence that
@@ -425,9 +424,7 @@ def advice_unheld(question: str, feats: SentenceFeatures, cands: list[Candidate]
     asked = content_terms(" ".join(content_words(question))) - names
     if not asked:
         return False
-    prev, nxt = neighbours(cands)
-    window = [j for j in (prev[best], best, nxt[best]) if j is not None]
-    held = set().union(*(profile(cands[j].text).forms for j in window))
+    held = set().union(*(profile(text).forms for text in window))
     return len(asked & held) <= ADVICE_HELD * len(asked)
 
 
