@@ -28,6 +28,7 @@ from rag.features import (
     GATE_FEATURES,
     SENTENCE_FEATURES,
     Lexicon,
+    SentenceFeatures,
     gate_features,
     neighbours,
     sentence_features,
@@ -40,6 +41,7 @@ from rag.questions import (
     asked_years,
     asks_advice,
     asks_negated,
+    count_missing,
     entities,
     held_years,
     negates,
@@ -258,6 +260,12 @@ def score_evidence(
         question, cands, hits, vectors[:1], vectors[1:], idf, (word_vectors[0], word_vectors[1:])
     )
     scores = model.ranker.probability(feats.x, SENTENCE_FEATURES)
+    # What the sentences are shown in: for a follow-up with words of its own, the ranker also
+    # hears the follow-up alone (`own_scored`), so the earlier turn's words do not bring its answer back.
+    ordered = scores
+    if asked is not None and asked != question:
+        sentences = (vectors[1:], word_vectors[1:])
+        ordered = own_scored(asked, scores, feats, cands, hits, store, sentences, idf, model)
     gate = gate_features(feats, scores)  # fitted on the ranker's own scores, before the encoder's
     answerable = float(model.gate.probability(gate[None, :], GATE_FEATURES)[0])
     own = asked or question  # what the person asked, not the query combined with an earlier turn
@@ -268,7 +276,7 @@ def score_evidence(
         encoded = np.vstack([_unit(encoded[0] + encoded[1]), encoded[2:]])
     # `scores` stay the ranker's: the refusal rules below read its best sentence, as they were set
     # on; `shown` orders the sentences quoted. Each penalty applies to both.
-    shown = reranked(scores, encoded)
+    shown = reranked(ordered, encoded)
     reported = attributed(own, cands, idf)
     if reported is not None:
         if not reported.any():
@@ -297,6 +305,8 @@ def score_evidence(
         answerable = 0.0  # "Why did Putin refuse to sign ...?" of "Putin ... signed a mutual defense treaty"
     if unit_missing(own, " ".join(window)):
         answerable = 0.0  # a sum of money or a year asked, none given: "How much did the drills cost?"
+    if all(count_missing(own, cands[int(np.argmax(s))].text) for s in (scores, shown)):
+        answerable = 0.0  # "How many people were in the delegation?" of "a three-day visit"
     if attribute_missing(own, window):
         answerable = 0.0  # "What is the population of Pyongyang?" of a sentence that only names Pyongyang
     if asks_advice(own) and advice_unheld(own, window):
@@ -315,6 +325,50 @@ def score_evidence(
     return Evidence(
         cands, vectors[1:], shown, feats.x, feats.held, feats.weights, answerable, feats.qtype, across
     )
+
+
+# A follow-up holding at least this many terms of its own that the corpus knows ("Did he later give
+# Washington a deadline?": "later", "washington") is also scored alone, and the two logits averaged
+# with this weight on its own (evals/README.md, "Thirteenth pass").
+OWN_MIN_TERMS = 2
+OWN_WEIGHT = 0.5
+
+
+def own_scored(
+    asked: str,
+    scores: np.ndarray,
+    feats: SentenceFeatures,
+    cands: list[Candidate],
+    hits: list[Hit],
+    store: TextVectors,
+    sentences: tuple[np.ndarray, Sequence[WordVectors]],
+    idf: Lexicon | Callable[[str], float] | None,
+    model: Answerer,
+) -> np.ndarray:
+    """Return the sentence scores a follow-up is shown by: the combined query's and its own, mixed.
+
+    The combined query ("And what aim did the state news agency say they share? Russia Korea
+    contacts ... March") holds the earlier turn's words, which the earlier answer holds best; the
+    follow-up alone holds what it asks ("aim", "share"). Only the order shown changes: the refusal
+    rules still read the combined query's scores, as they were set on. A follow-up of one word of
+    its own ("How many members did it have?") is scored by the combined query alone: its own
+    score would be noise.
+    """
+    own = content_terms(" ".join(content_words(asked))) & set(feats.weights)
+    if len(own) < OWN_MIN_TERMS:
+        return scores
+    vectors, words_of = sentences
+    pair = (store.words([asked])[0], words_of)
+    alone = sentence_features(asked, cands, hits, store([asked]), vectors, idf, pair)
+    mixed = (1 - OWN_WEIGHT) * _logit(scores) + OWN_WEIGHT * _logit(
+        model.ranker.probability(alone.x, SENTENCE_FEATURES)
+    )
+    return np.asarray(1.0 / (1.0 + np.exp(-mixed)))
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(q / (1 - q))
 
 
 @cache
@@ -342,8 +396,7 @@ def reranked(scores: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     """
     if not len(scores):
         return scores
-    p = np.clip(scores, 1e-6, 1 - 1e-6)
-    z = np.log(p / (1 - p))
+    z = _logit(scores)
     moved = z + ENCODER_WEIGHT * ENCODER_SCALE * (vectors[1:] @ vectors[0])
     moved += z.max() - moved.max()
     return np.asarray(1.0 / (1.0 + np.exp(-moved)))

@@ -653,6 +653,45 @@ def number_mismatch(question: str, window: str) -> bool:
     )
 
 
+# "How many people were in the delegation?": the answer is a count. A sentence gives one in digits,
+# a count word, a vague amount ("dozens", "several") or a rank ("their third summit"); "a three-day
+# visit" counts days, so a count joined to a unit, or followed by a time unit, answers only a
+# question asking for that unit.
+_HOW_MANY = re.compile(r"\bhow many(?:\s+(?P<noun>[a-z]+))?", re.IGNORECASE)
+_VAGUE_COUNTS = frozenset(
+    "dozen dozens hundred hundreds thousand thousands million millions billion billions several few "
+    "numerous twice thrice once majority half handful score scores".split()
+)
+
+
+def count_missing(question: str, sentence: str) -> bool:
+    """Tell whether `question` asks how many of something and `sentence` gives no count of it.
+
+    Only a count that could be of the thing asked: "a three-day visit" and "for two weeks" count
+    time, which answers "How many days ...?" but not "How many people were in the delegation?".
+    """
+    m = _HOW_MANY.search(question)
+    if m is None:
+        return False
+    asked = (m.group("noun") or "").casefold()
+    noun = next(iter(stems(asked)), asked)
+    unit_asked = asked in _NOT_A_FACT
+    tokens = _TOKEN.findall(sentence)
+    for i, token in enumerate(tokens):
+        parts = token.casefold().replace(",", "").split("-")
+        head = parts[0]
+        year = len(token) == 4 and token.isdigit() and 1000 <= int(token) <= 2099  # "1,000" is none
+        ranked = head in _RANKS or bool(_RANK_DIGITS.fullmatch(head))  # "a third summit": three
+        if not (head.isdigit() and not year or head in _COUNTS or ranked or head in _VAGUE_COUNTS):
+            continue
+        unit = parts[1] if len(parts) > 1 else (tokens[i + 1].casefold() if i + 1 < len(tokens) else "")
+        timed = unit in _NOT_A_FACT or unit.rstrip("s") in _NOT_A_FACT
+        if (len(parts) > 1 or timed) and not unit_asked and next(iter(stems(unit)), unit) != noun:
+            continue  # "three-day", "two weeks", "the third week of March": another unit than the one asked
+        return False
+    return True
+
+
 # Where a question says the answer is ("according to the 2019 article", "in the piece", "by the time
 # of the 2019 article", "The 2024 article ..."): it names a document, not what the answer says, so
 # its words and year must not be matched against sentences ("2019" would favour any sentence of
@@ -790,6 +829,10 @@ _ADVICE = re.compile(
     r"\b(?i:me|my|mine|myself)\b"
     r"|\b(?i:best|fastest|easiest|quickest|cheapest|good|simplest|right)\s+(?i:ways?|time|places?|recipe)\s+(?i:to|of|for)\b"
     r"|\b(?i:how\s+(?:do|can|should|would)\s+(?:you|one))\b|\b(?i:recipes?|tips?)\b"
+    # "Can you recommend a good app ...?", "What are the best sights to see ...?"
+    r"|\b(?i:can|could|would)\s+you\s+(?i:recommend|suggest)\b"
+    r"|\b(?i:best|good|top|nicest|must-see)\s+(?:[\w-]+\s+){0,2}?(?i:to)\s+"
+    r"(?i:see|visit|try|eat|do|buy|stay|watch|read|learn|go)\b"
 )
 _FIRST_PERSON = re.compile(r"(?:^|(?<=[\s(“\"]))I(?=[\s’'?,])")
 

@@ -17,6 +17,7 @@ from rag.questions import (
     asked_attribute,
     asked_years,
     asks_advice,
+    count_missing,
     held_years,
     negated,
     negation_dropped,
@@ -399,6 +400,32 @@ def test_advice_about_a_place_in_the_documents_is_refused(chain: RagChain) -> No
     assert asks_advice("How do I reset my router password?")
     assert not asks_advice("Who did Alexander I marry?")
     assert not asks_advice("Who along with Russia supported post WW-I communist movements?")
+
+
+def test_a_count_of_something_the_documents_never_count_is_refused(chain: RagChain) -> None:
+    # The delegation's sentence counts days ("a three-day visit"), and the March one weeks ("the
+    # third week"): neither says how many people went.
+    for question in (
+        "How many prosecutors made up the Russian delegation that visited Pyongyang?",
+        "How many lawmakers were in the Russian Federal Assembly delegation?",
+    ):
+        answer = chain.invoke({"question": question})
+        assert answer.refused, (question, answer.text)
+    days = chain.invoke({"question": "How many days did the Russian prosecutors spend in Pyongyang?"})
+    assert not days.refused and "three-day visit" in days.citations[0].quote, days.text
+    assert count_missing("How many people were in the delegation?", "a three-day visit to Pyongyang")
+    assert not count_missing("How many casualties were there?", "Approximately 1,000 soldiers were killed.")
+    assert not count_missing("How many times did they meet?", "He would meet Trump for a third summit.")
+    assert not count_missing("Who led the delegation?", "a three-day visit")
+
+
+def test_a_request_for_recommendations_is_advice(chain: RagChain) -> None:
+    # Hanoi is in the articles; sights to see in it are not.
+    answer = chain.invoke({"question": "What are the top places to visit in Hanoi?"})
+    assert answer.refused, answer.text
+    assert asks_advice("Could you suggest a nice café in Vladivostok?")
+    assert asks_advice("Can you recommend a good book on Korean history?")
+    assert not asks_advice("Who recommended lifting the sanctions?")
 
 
 def test_the_two_named_are_not_a_count(chain: RagChain) -> None:

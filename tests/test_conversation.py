@@ -400,3 +400,12 @@ def test_openai_mode_rewrites_only_a_question_that_depends_on_its_history(
     alone = chain.invoke({"question": HANOI_Q, "history": history}, {"callbacks": [seen]})
     assert not alone.history_used and alone.retrieval_query == HANOI_Q
     assert len(seen.calls) == 1 and DELEGATION_Q not in seen.calls[0]  # no rewrite, no old question
+
+
+def test_a_follow_up_with_words_of_its_own_is_shown_what_it_asks(chain: RagChain) -> None:
+    # The combined query holds the March question's words, which its own sentence holds best; the
+    # follow-up asks for the shared goal, which another sentence of the passage states.
+    opening = "Which Russian visits did North Korean state media report in March?"
+    goal = _after(chain, opening, "And what common goal did the KCNA article say the two countries have?")
+    assert goal.history_used and not goal.refused, goal.text
+    assert "shared aim of opposing foreign interference" in goal.citations[0].quote, goal.text
