@@ -31,7 +31,11 @@ _LIGHT = frozenset(
     # ("What is his title there?" asks for a title, whatever the documents call it; "Where does he
     # work?" for a place of work, "at the Heritage Foundation").
     "date dates year years month day time reason place purpose title titles role job name "
-    "work works worked".split()
+    "work works worked "
+    # "Why is that seen as significant?", "Why does that matter?": what is asked is why the earlier
+    # turn's matter counts, which a cause beside it tells ("particularly telling given ..."), in any words.
+    "significant significance important importance matter matters mattered notable noteworthy telling "
+    "relevant relevance seen considered regarded viewed".split()
 )
 PERSON = frozenset({"he", "she", "him", "his", "her", "hers", "himself", "herself"})
 _OBJECT = frozenset({"him", "them"})  # never the subject of its own clause: needs a second name

@@ -826,7 +826,7 @@ def unit_missing(question: str, window: str) -> bool:
 # plans, which a document answers only in the question's own words. A capital "I" after a
 # capitalised word or a hyphen is a numeral ("Alexander I", "WW-I").
 _ADVICE = re.compile(
-    r"\b(?i:me|my|mine|myself)\b"
+    r"(?i:(?<!tell )(?<!show )(?<!remind )(?<!let )\bme\b|\b(?:my|mine|myself)\b)"  # not "tell me who ..."
     r"|\b(?i:best|fastest|easiest|quickest|cheapest|good|simplest|right)\s+(?i:ways?|time|places?|recipe)\s+(?i:to|of|for)\b"
     r"|\b(?i:how\s+(?:do|can|should|would)\s+(?:you|one))\b|\b(?i:recipes?|tips?)\b"
     # "Can you recommend a good app ...?", "What are the best sights to see ...?"
@@ -834,12 +834,20 @@ _ADVICE = re.compile(
     r"|\b(?i:best|good|top|nicest|must-see)\s+(?:[\w-]+\s+){0,2}?(?i:to)\s+"
     r"(?i:see|visit|try|eat|do|buy|stay|watch|read|learn|go)\b"
 )
-_FIRST_PERSON = re.compile(r"(?:^|(?<=[\s(“\"]))I(?=[\s’'?,])")
+# "I" asking for the person's own plans: after a modal ("What should I pack?", "Where can I stay?") or
+# before a wish or a plan ("I want to learn Korean", "I'm planning a trip"); not "I'm writing up the
+# Brookings angle — what's Andrew Yeo's title?", a question about the documents.
+_ASKING_I = re.compile(r"\b(?i:should|can|could|do|would|shall|must|will|may|might|am)\s+I\b")
+_FIRST_PERSON = re.compile(
+    r"(?:^|(?<=[\s(“\"]))I(?=\s+(?i:should|could|can|want|wanna|need|plan|would|will|must|have to|hope|like|"
+    r"love|prefer)\b|['’](?:d|ll)\b|['’]m\s+(?i:going|planning|visiting|traveling|travelling|heading|moving|"
+    r"thinking|looking|hoping|trying|learning)\b)"
+)
 
 
 def asks_advice(question: str) -> bool:
     """Tell whether `question` asks the assistant for advice or for the person's own plans."""
-    if _ADVICE.search(question):
+    if _ADVICE.search(question) or _ASKING_I.search(question):
         return True
     for m in _FIRST_PERSON.finditer(question):
         before = question[: m.start()].split()

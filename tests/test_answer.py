@@ -426,6 +426,13 @@ def test_a_request_for_recommendations_is_advice(chain: RagChain) -> None:
     assert asks_advice("Could you suggest a nice café in Vladivostok?")
     assert asks_advice("Can you recommend a good book on Korean history?")
     assert not asks_advice("Who recommended lifting the sanctions?")
+    # "I" telling what the person is doing is no request for advice: the question is the documents'.
+    question = "I'm preparing a class on this, so: who runs North Korea's Central Public Prosecutors Office?"
+    answer = chain.invoke({"question": question})
+    assert not answer.refused and "Kim Chol Won" in answer.citations[0].quote, answer.text
+    assert asks_advice("Where can I stay in Suwon?")
+    assert asks_advice("I'm planning a trip to Hanoi, what should I see?")
+    assert not asks_advice("Can you tell me who led the delegation?")
 
 
 def test_the_two_named_are_not_a_count(chain: RagChain) -> None:

@@ -77,7 +77,7 @@ DEPENDENT = {
     "On what date?": "no content words",  # the kind of answer asked, no topic of its own
     "For what reason?": "no content words",
     "What happened after that?": "no content words",
-    "Why is that telling?": "unresolved 'that'",
+    "Why is that telling?": "no content words",  # "telling" names no topic
     "What would such a summit signal?": "unresolved 'such'",
     "What did Trump say about him?": "unresolved 'him'",  # "him" is not Trump
     "How long did their visit last?": "unresolved 'their'",
@@ -409,3 +409,13 @@ def test_a_follow_up_with_words_of_its_own_is_shown_what_it_asks(chain: RagChain
     goal = _after(chain, opening, "And what common goal did the KCNA article say the two countries have?")
     assert goal.history_used and not goal.refused, goal.text
     assert "shared aim of opposing foreign interference" in goal.citations[0].quote, goal.text
+
+
+def test_asking_why_that_matters_is_answered_by_the_cause_beside_it(chain: RagChain) -> None:
+    # "important" and "considered" name no topic: the follow-up asks why the earlier answer counts,
+    # which the next sentence tells ("particularly telling given ...").
+    opening = "Has Kim gone to see Xi Jinping since the Hanoi summit collapsed?"
+    why = _after(chain, opening, "Why is that considered important?")
+    assert why.history_used and not why.refused, why.text
+    assert any("particularly telling" in c.quote for c in why.citations), why.text
+    assert dependence("Why does that matter?") is not None
