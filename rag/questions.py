@@ -567,7 +567,7 @@ _COUNTS = {
         "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
         "fifteen sixteen seventeen eighteen nineteen twenty".split()
     )
-}
+} | {w: 10 * n for n, w in enumerate("thirty forty fifty sixty seventy eighty ninety".split(), start=3)}
 _RANKS = {
     w: n
     for n, w in enumerate("zeroth first second third fourth fifth sixth seventh eighth ninth tenth".split())
@@ -679,6 +679,8 @@ def count_missing(question: str, sentence: str) -> bool:
     tokens = _TOKEN.findall(sentence)
     for i, token in enumerate(tokens):
         parts = token.casefold().replace(",", "").split("-")
+        while len(parts) > 1 and (parts[1] in _COUNTS or parts[1].isdigit()):
+            del parts[1]  # "twenty-five days": one number
         head = parts[0]
         year = len(token) == 4 and token.isdigit() and 1000 <= int(token) <= 2099  # "1,000" is none
         ranked = head in _RANKS or bool(_RANK_DIGITS.fullmatch(head))  # "a third summit": three
