@@ -24,6 +24,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from rag.conversation import content_words
+from rag.followups import dependence
 from rag.features import (
     GATE_FEATURES,
     SENTENCE_FEATURES,
@@ -234,6 +235,7 @@ def score_evidence(
     idf: Lexicon | Callable[[str], float] | None = None,
     *,
     asked: str | None = None,
+    said: str | None = None,
     answerer: Answerer | None = None,
 ) -> Evidence:
     """Score each passage sentence for answering `question`, and the passages for answering at all.
@@ -242,8 +244,9 @@ def score_evidence(
     its `idf` method); a word found nowhere in the corpus is left out of every word feature, so
     it neither helps nor sinks a question. `asked` is the question as the person wrote it when
     `question` is a follow-up combined with an earlier turn: a sentence must then also hold what
-    the follow-up itself asks for (`focus`), or the passages do not answer it. A question asking what
-    a named person said is answered only from a sentence that reports them (`attributed`).
+    the follow-up itself asks for (`focus`), or the passages do not answer it; `said` is the answer
+    the person read last. A question asking what a named person said is answered only from a
+    sentence that reports them (`attributed`).
     """
     model = answerer or load_answerer()
     across = across_documents(asked if asked is not None else question)
@@ -277,6 +280,19 @@ def score_evidence(
     # `scores` stay the ranker's: the refusal rules below read its best sentence, as they were set
     # on; `shown` orders the sentences quoted. Each penalty applies to both.
     shown = reranked(ordered, encoded)
+    if said and asked is not None and asks_why_that(asked):
+        # "Why is that considered important?" asks the reason for what was just read: not the
+        # sentence already quoted, but most often the one after it ("... is particularly telling
+        # given ...", "Kim is an opportunist, so ..."), which is preferred when there is one.
+        read = np.array([_already_read(c.text, said) for c in cands])
+        if read.any() and not read.all():
+            after = np.zeros(len(cands), dtype=bool)
+            nxt = neighbours(cands)[1]
+            for i in np.flatnonzero(read):
+                j = nxt[i]
+                if j is not None and not read[j]:
+                    after[j] = True
+            shown = np.where(read | (after.any() & ~after), shown * FOCUS_PENALTY, shown)
     reported = attributed(own, cands, idf)
     if reported is not None:
         if not reported.any():
@@ -325,6 +341,17 @@ def score_evidence(
     return Evidence(
         cands, vectors[1:], shown, feats.x, feats.held, feats.weights, answerable, feats.qtype, across
     )
+
+
+def asks_why_that(question: str) -> bool:
+    """Tell whether `question` asks only why of what came before ("Why does that matter?")."""
+    return question_type(question) == "cause" and dependence(question) == "no content words"
+
+
+def _already_read(text: str, said: str) -> bool:
+    """Tell whether a sentence of `text` (a candidate can hold two) is in the answer `said`."""
+    flat = " ".join(said.split()).casefold()
+    return any(" ".join(text[a:b].split()).casefold() in flat for a, b in sentence_spans(text))
 
 
 # A follow-up holding at least this many terms of its own that the corpus knows ("Did he later give

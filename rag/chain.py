@@ -264,7 +264,10 @@ class RagChain(Runnable[ChainInput, Event]):
         hits = self.retriever.search(plan.query, k=self.top_k, mode=self.retrieval_mode)
         searched = time.perf_counter()
         asked = chat.question if plan.used_history else None
-        evidence = score_evidence(plan.query, hits, self.vectors, idf=self.retriever.bm25().idf, asked=asked)
+        said = chat.history[-1].answer if plan.used_history and chat.history else None
+        evidence = score_evidence(
+            plan.query, hits, self.vectors, idf=self.retriever.bm25().idf, asked=asked, said=said
+        )
         found = _Found(chat, plan, hits, evidence, began)
         found.timings.update(
             condense_ms=(condensed - began) * 1000,
