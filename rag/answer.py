@@ -24,7 +24,6 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from rag.conversation import content_words
-from rag.followups import dependence
 from rag.features import (
     GATE_FEATURES,
     SENTENCE_FEATURES,
@@ -35,6 +34,7 @@ from rag.features import (
     sentence_features,
     term_weights,
 )
+from rag.followups import dependence
 from rag.questions import (
     QUANTITIES,
     across_documents,
@@ -395,7 +395,7 @@ def own_scored(
 
 def _logit(p: np.ndarray) -> np.ndarray:
     q = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(q / (1 - q))
+    return np.asarray(np.log(q / (1 - q)))
 
 
 @cache

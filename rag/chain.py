@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.embeddings import Embeddings
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -37,6 +38,7 @@ from rag.prompts import ChainPrompts
 from rag.retrieve import Hit, Retriever, open_retriever
 from rag.schema import REFUSAL, Answer, ChatInput, to_chat_input
 from rag.settings import LLMMode, RetrievalMode, Settings
+from rag.synonyms import in_corpus_words, load_wordnet
 from rag.vectors import TextVectors
 
 if TYPE_CHECKING:  # only the openai answerer needs chat models; they load with it
@@ -258,16 +260,24 @@ class RagChain(Runnable[ChainInput, Event]):
             return QueryPlan(query, True)
         return plan
 
+    def _similar(self, word: str, others: list[str]) -> list[float]:
+        """Cosine of `word`'s embedding with each of `others`' (single words, cached by the store)."""
+        vectors = self.vectors([word, *others])
+        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+        return [float(x) for x in unit[1:] @ unit[0]]
+
     def _retrieve(self, chat: ChatInput, plan: QueryPlan, began: float) -> _Found:
         """Search the passages and score their sentences against the query."""
         condensed = time.perf_counter()
-        hits = self.retriever.search(plan.query, k=self.top_k, mode=self.retrieval_mode)
+        idf = self.retriever.bm25().idf
+        # Words the documents never use get a synonym they do use ("atomic": "nuclear"), for the
+        # search and the sentence features alike; the person's question is shown as they wrote it.
+        query = in_corpus_words(plan.query, idf, self._similar)
+        asked = in_corpus_words(chat.question, idf, self._similar) if plan.used_history else None
+        hits = self.retriever.search(query, k=self.top_k, mode=self.retrieval_mode)
         searched = time.perf_counter()
-        asked = chat.question if plan.used_history else None
         said = chat.history[-1].answer if plan.used_history and chat.history else None
-        evidence = score_evidence(
-            plan.query, hits, self.vectors, idf=self.retriever.bm25().idf, asked=asked, said=said
-        )
+        evidence = score_evidence(query, hits, self.vectors, idf=idf, asked=asked, said=said)
         found = _Found(chat, plan, hits, evidence, began)
         found.timings.update(
             condense_ms=(condensed - began) * 1000,
@@ -348,6 +358,8 @@ def build_chain(
     """Open the index and return the answering chain the settings describe."""
     from rag.providers import make_embeddings
 
+    # WordNet's files are read while the model and the index open, not on the first question.
+    threading.Thread(target=load_wordnet, name="rag-wordnet", daemon=True).start()
     embeddings = embeddings or make_embeddings(settings)
     vectors = TextVectors(embeddings)
     retriever = open_retriever(settings, embeddings, embed_texts=vectors)

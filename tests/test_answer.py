@@ -418,7 +418,9 @@ def test_a_count_of_something_the_documents_never_count_is_refused(chain: RagCha
     assert not count_missing("How many times did they meet?", "He would meet Trump for a third summit.")
     assert not count_missing("Who led the delegation?", "a three-day visit")
     # Tens and compounds are counts too: "forty days", "twenty-five people".
-    assert not count_missing("How many days was the ferry late?", "The ferry was late on forty days last winter.")
+    assert not count_missing(
+        "How many days was the ferry late?", "The ferry was late on forty days last winter."
+    )
     assert not count_missing("How many people came?", "Twenty-five people came.")
     assert count_missing("How many people came?", "They paid a twenty-five-day visit.")
 
