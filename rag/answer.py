@@ -236,6 +236,7 @@ def score_evidence(
     *,
     asked: str | None = None,
     said: str | None = None,
+    written: str | None = None,
     answerer: Answerer | None = None,
 ) -> Evidence:
     """Score each passage sentence for answering `question`, and the passages for answering at all.
@@ -245,8 +246,10 @@ def score_evidence(
     it neither helps nor sinks a question. `asked` is the question as the person wrote it when
     `question` is a follow-up combined with an earlier turn: a sentence must then also hold what
     the follow-up itself asks for (`focus`), or the passages do not answer it; `said` is the answer
-    the person read last. A question asking what a named person said is answered only from a
-    sentence that reports them (`attributed`).
+    the person read last. `written` is the question as the person wrote it when `question` was
+    given synonyms (`rag.synonyms`): the ranker and the gate read the synonyms, the refusal rules
+    only what the person wrote ("salary" is no "pay dividends"). A question asking what a named
+    person said is answered only from a sentence that reports them (`attributed`).
     """
     model = answerer or load_answerer()
     across = across_documents(asked if asked is not None else question)
@@ -271,15 +274,16 @@ def score_evidence(
         ordered = own_scored(asked, scores, feats, cands, hits, store, sentences, idf, model)
     gate = gate_features(feats, scores)  # fitted on the ranker's own scores, before the encoder's
     answerable = float(model.gate.probability(gate[None, :], GATE_FEATURES)[0])
-    own = asked or question  # what the person asked, not the query combined with an earlier turn
     # A follow-up's combined query leans towards the earlier turn's sentence; the encoder also
     # hears what the follow-up itself asks ("Why is that telling?"), half and half.
-    encoded = answer_vectors()(texts if own == question else [question, own] + texts[1:])
-    if own != question:
+    told = asked or question
+    encoded = answer_vectors()(texts if told == question else [question, told] + texts[1:])
+    if told != question:
         encoded = np.vstack([_unit(encoded[0] + encoded[1]), encoded[2:]])
     # `scores` stay the ranker's: the refusal rules below read its best sentence, as they were set
     # on; `shown` orders the sentences quoted. Each penalty applies to both.
     shown = reranked(ordered, encoded)
+    own = asked or written or question  # what the person asked: not combined, nor given synonyms
     if said and asked is not None and asks_why_that(asked):
         # "Why is that considered important?" asks the reason for what was just read: not the
         # sentence already quoted, but most often the one after it ("... is particularly telling

@@ -272,12 +272,14 @@ class RagChain(Runnable[ChainInput, Event]):
         idf = self.retriever.bm25().idf
         # Words the documents never use get a synonym they do use ("atomic": "nuclear"), for the
         # search and the sentence features alike; the person's question is shown as they wrote it.
+        # The refusal rules read only what the person wrote (`written`, `asked`).
         query = in_corpus_words(plan.query, idf, self._similar)
-        asked = in_corpus_words(chat.question, idf, self._similar) if plan.used_history else None
+        asked = chat.question if plan.used_history else None
         hits = self.retriever.search(query, k=self.top_k, mode=self.retrieval_mode)
         searched = time.perf_counter()
         said = chat.history[-1].answer if plan.used_history and chat.history else None
-        evidence = score_evidence(query, hits, self.vectors, idf=idf, asked=asked, said=said)
+        written = plan.query if query != plan.query else None
+        evidence = score_evidence(query, hits, self.vectors, idf=idf, asked=asked, said=said, written=written)
         found = _Found(chat, plan, hits, evidence, began)
         found.timings.update(
             condense_ms=(condensed - began) * 1000,

@@ -103,6 +103,11 @@ class WordNet:
         ]
         return [f for f in dict.fromkeys(forms) if self._offsets(f, pos)]
 
+    def forms(self, word: str) -> set[str]:
+        """The words `word` may be an inflection of, in any part of speech ("met": "meet")."""
+        key = word.casefold().replace(" ", "_")
+        return {base for pos in _POS for base in self._bases(key, pos)}
+
     def senses(self, word: str) -> list[list[str]]:
         """The words of each sense of `word` (any part of speech, in WordNet's order), most frequent first."""
         found: list[list[str]] = []
@@ -143,12 +148,17 @@ def _not_synonyms() -> frozenset[str]:
 def synonyms(word: str) -> list[str]:
     """Return single-word synonyms of `word` in its most frequent senses, most frequent first."""
     load_wordnet()
+    # Not the word's own base form ("met": "meet"): the stems already match its regular forms, and
+    # the irregular ones are mostly common verbs whose weight would pull towards a clause that sets
+    # the question up ("Kim had not yet met Putin ...; when did Putin later visit Pyongyang?").
+    own = _wordnet().forms(word)
     found: list[str] = []
     for sense in _wordnet().senses(word)[:SENSES]:
         for lemma in sense:
             name = lemma.casefold()
             if (
-                "_" not in name
+                name not in own
+                and "_" not in name
                 and name != word.casefold()
                 and name not in found
                 and name not in _not_synonyms()
