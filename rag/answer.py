@@ -36,6 +36,7 @@ from rag.features import (
 )
 from rag.followups import dependence
 from rag.questions import (
+    ATTRIBUTION,
     QUANTITIES,
     across_documents,
     asked_attribute,
@@ -66,6 +67,7 @@ from rag.questions import (
 from rag.retrieve import Hit
 from rag.schema import Citation
 from rag.soft import best_matches
+from rag.synonyms import places_of
 from rag.text import content_terms, cosine_rows, quotable, sentence_spans, words
 from rag.vectors import TextVectors, WordVectors, as_vectors
 
@@ -457,7 +459,16 @@ def attributed(
     key = max(sorted(who.names), key=rarity)
     prev, nxt = neighbours(cands)
     texts = [c.text for c in cands]
-    reports = [key in profile(t).words and reports_speech(t) for t in texts]
+    # A capital speaks for its country: "How did Pyongyang react …?" of "North Korea expressed …",
+    # the country right before the reporting word (not "joint drills with South Korea", of Seoul).
+    reporting = "|".join(sorted(ATTRIBUTION))
+    stands_for = [
+        re.compile(r"\b" + r"\s+".join(place) + rf"(?:['’]s)?\s+(?:\w+\s+)?(?:{reporting})\b", re.IGNORECASE)
+        for place in places_of(key)
+    ]
+    reports = [
+        reports_speech(t) and (key in profile(t).words or any(p.search(t) for p in stands_for)) for t in texts
+    ]
     out = np.zeros(len(cands), dtype=bool)
     for i, text in enumerate(texts):
         before = prev[i]

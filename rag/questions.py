@@ -271,7 +271,8 @@ def _verb_last(ws: list[str], i: int) -> bool:
 _SPEECH = (
     r"say|says|said|tell|told|claim|claimed|promise|promised|warn|warned|announce|announced|argue|"
     r"argued|predict|predicted|suggest|suggested|write|wrote|pledge|pledged|vow|vowed|urge|urged|"
-    r"insist|insisted|admit|admitted|describe|accuse"
+    r"insist|insisted|admit|admitted|describe|accuse|respond|responded|react|reacted|reply|replied|"
+    r"answer|answered|comment|commented"
 )
 _SPEAKER = re.compile(
     rf"^\s*(?:what|how)\s+(?:did|does|do|has|have|had|will|would|is|was)\s+(?P<who>.+?)\s+"
@@ -285,7 +286,7 @@ ATTRIBUTION = frozenset(
     "urged urges insisted insists admitted explained explains described describes called calls believes "
     "believed thinks thought suggested suggests predicted predicts stressed emphasized emphasised "
     "declared declares accused accuses offered offers proposed proposes asked asks replied responded "
-    "remarked commented expressed expresses".split()
+    "remarked commented expressed expresses reacted reacts responds replies".split()
 )
 
 

@@ -108,6 +108,21 @@ class WordNet:
         key = word.casefold().replace(" ", "_")
         return {base for pos in _POS for base in self._bases(key, pos)}
 
+    def places_of(self, word: str) -> list[str]:
+        """What a place named `word` is part of ("pyongyang": "North_Korea"; "kremlin": "Moscow"), by
+        WordNet's part holonyms of its noun senses; one level up ("Korea" of "Seoul" is the North's too)."""
+        data, found = self._data["noun"], []
+        for offset in self._offsets(word.casefold().replace(" ", "_"), "noun"):
+            fields = data[offset : data.index(b"\n", offset)].decode("utf-8").split()
+            rest = fields[4 + 2 * int(fields[3], 16) :]
+            pointers = [rest[1 + 4 * i : 5 + 4 * i] for i in range(int(rest[0]))]
+            for p in pointers:
+                if p[0] == "#p" and p[2] == "n":
+                    at = int(p[1])
+                    name = data[at : data.index(b"\n", at)].decode("utf-8").split()[4]
+                    found += [name] if name not in found else []
+        return found
+
     def senses(self, word: str) -> list[list[str]]:
         """The words of each sense of `word` (any part of speech, in WordNet's order), most frequent first."""
         found: list[list[str]] = []
@@ -165,6 +180,18 @@ def synonyms(word: str) -> list[str]:
             ):
                 found.append(name)
     return found
+
+
+def places_of(name: str) -> list[tuple[str, ...]]:
+    """Return the words of the one place a place `name` is part of ("Pyongyang": ("north", "korea")).
+
+    A capital stands for its country in the news ("Pyongyang said", "North Korea said").
+    """
+    load_wordnet()
+    places = _wordnet().places_of(name)
+    # Only one: "Washington" is part of both the District of Columbia and the United States (as a
+    # state), and "United States" said is no report of the capital's.
+    return [tuple(places[0].casefold().split("_"))] if len(places) == 1 else []
 
 
 def in_corpus_words(

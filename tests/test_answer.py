@@ -188,6 +188,9 @@ def test_off_corpus_questions_are_refused(chain: RagChain, question: str) -> Non
         "What did Sergei Lavrov promise North Korea?",  # Lavrov is only met
         "What did Kim Chol Won tell Tass?",  # Krasnov speaks, beside Kim Chol Won's name
         "What did Robert Manning say about China?",  # Manning speaks, never of China
+        # A reaction is a report too: nobody in Seoul, or Xi, is reported reacting to anything.
+        "How did Seoul react to North Korea's demands?",
+        "How did Xi Jinping react to Trump's speech at the Republican convention?",
     ],
 )
 def test_what_a_named_person_never_said_is_refused(chain: RagChain, question: str) -> None:
@@ -201,6 +204,12 @@ def test_what_a_named_person_never_said_is_refused(chain: RagChain, question: st
         ("What did North Korea say Trump's personal diplomacy achieved?", "North Korea also said"),
         ("What did Kim say about a third summit with Trump?", "Kim said, he’d be willing"),
         ("What did the KCNA statement say about Trump?", "KCNA statement"),
+        ("How did North Korea respond to Washington's calls for dialogue?", "“sinister attempt”"),
+        # A capital speaks for its country (WordNet: Pyongyang is part of North Korea).
+        (
+            "How did Pyongyang react to the joint drills at Suwon?",
+            "North Korea expressed its dissatisfaction",
+        ),
     ],
 )
 def test_what_a_person_said_is_quoted_from_their_own_words(

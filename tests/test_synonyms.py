@@ -6,7 +6,7 @@ import pytest
 
 from rag import RagChain, Settings, build_chain, ingest
 from rag.embeddings import LocalEmbeddings
-from rag.synonyms import in_corpus_words, synonyms
+from rag.synonyms import in_corpus_words, places_of, synonyms
 from tests.conftest import SEEDS
 
 
@@ -27,6 +27,14 @@ def test_wordnet_gives_the_forms_and_senses_of_a_word() -> None:
     # Qualifiers and stopwords are never added: "first" would change what "the start" asks.
     assert "first" not in synonyms("start")
     assert synonyms("xqzzy") == []
+
+
+def test_a_capital_stands_for_the_one_country_it_is_part_of() -> None:
+    assert places_of("Pyongyang") == [("north", "korea")]
+    assert places_of("Moscow") == [("russia",)]
+    # Washington is part of two places in WordNet (the District and the state's country): neither.
+    assert places_of("Washington") == []
+    assert places_of("Trump") == []
 
 
 def test_only_words_the_documents_lack_get_a_synonym_they_hold(chain: RagChain) -> None:
