@@ -349,6 +349,15 @@ def score_evidence(
     )
 
 
+@cache
+def _reported_as(place: tuple[str, ...]) -> re.Pattern[str]:
+    """A place's name right before a reporting word ("North Korea expressed", "Russia's ... said")."""
+    reporting = "|".join(sorted(ATTRIBUTION))
+    return re.compile(
+        r"\b" + r"\s+".join(place) + rf"(?:['’]s)?\s+(?:\w+\s+)?(?:{reporting})\b", re.IGNORECASE
+    )
+
+
 def asks_why_that(question: str) -> bool:
     """Tell whether `question` asks only why of what came before ("Why does that matter?")."""
     return question_type(question) == "cause" and dependence(question) == "no content words"
@@ -461,11 +470,7 @@ def attributed(
     texts = [c.text for c in cands]
     # A capital speaks for its country: "How did Pyongyang react …?" of "North Korea expressed …",
     # the country right before the reporting word (not "joint drills with South Korea", of Seoul).
-    reporting = "|".join(sorted(ATTRIBUTION))
-    stands_for = [
-        re.compile(r"\b" + r"\s+".join(place) + rf"(?:['’]s)?\s+(?:\w+\s+)?(?:{reporting})\b", re.IGNORECASE)
-        for place in places_of(key)
-    ]
+    stands_for = [_reported_as(place) for place in places_of(key)]
     reports = [
         reports_speech(t) and (key in profile(t).words or any(p.search(t) for p in stands_for)) for t in texts
     ]

@@ -24,7 +24,6 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.embeddings import Embeddings
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -39,6 +38,7 @@ from rag.retrieve import Hit, Retriever, open_retriever
 from rag.schema import REFUSAL, Answer, ChatInput, to_chat_input
 from rag.settings import LLMMode, RetrievalMode, Settings
 from rag.synonyms import in_corpus_words, load_wordnet
+from rag.text import cosine_rows
 from rag.vectors import TextVectors
 
 if TYPE_CHECKING:  # only the openai answerer needs chat models; they load with it
@@ -263,8 +263,7 @@ class RagChain(Runnable[ChainInput, Event]):
     def _similar(self, word: str, others: list[str]) -> list[float]:
         """Cosine of `word`'s embedding with each of `others`' (single words, cached by the store)."""
         vectors = self.vectors([word, *others])
-        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
-        return [float(x) for x in unit[1:] @ unit[0]]
+        return [float(x) for x in cosine_rows(vectors[1:], vectors[:1])[:, 0]]
 
     def _retrieve(self, chat: ChatInput, plan: QueryPlan, began: float) -> _Found:
         """Search the passages and score their sentences against the query."""

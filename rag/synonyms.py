@@ -95,6 +95,11 @@ class WordNet:
         senses, pointers = int(fields[2]), int(fields[3])
         return [int(o) for o in fields[6 + pointers : 6 + pointers + senses]]
 
+    def _line(self, pos: str, offset: int) -> list[str]:
+        """The fields of the data.<pos> line at `offset`: a sense, its words and its pointers."""
+        data = self._data[pos]
+        return data[offset : data.index(b"\n", offset)].decode("utf-8").split()
+
     def _bases(self, word: str, pos: str) -> list[str]:
         """The forms `word` may be of in `pos` that WordNet holds ("led": "lead"; "offences": "offence")."""
         forms = [*self._exceptions[pos].get(word, []), word]
@@ -111,15 +116,14 @@ class WordNet:
     def places_of(self, word: str) -> list[str]:
         """What a place named `word` is part of ("pyongyang": "North_Korea"; "kremlin": "Moscow"), by
         WordNet's part holonyms of its noun senses; one level up ("Korea" of "Seoul" is the North's too)."""
-        data, found = self._data["noun"], []
+        found: list[str] = []
         for offset in self._offsets(word.casefold().replace(" ", "_"), "noun"):
-            fields = data[offset : data.index(b"\n", offset)].decode("utf-8").split()
+            fields = self._line("noun", offset)
             rest = fields[4 + 2 * int(fields[3], 16) :]
             pointers = [rest[1 + 4 * i : 5 + 4 * i] for i in range(int(rest[0]))]
             for p in pointers:
                 if p[0] == "#p" and p[2] == "n":
-                    at = int(p[1])
-                    name = data[at : data.index(b"\n", at)].decode("utf-8").split()[4]
+                    name = self._line("noun", int(p[1]))[4]
                     found += [name] if name not in found else []
         return found
 
@@ -127,10 +131,9 @@ class WordNet:
         """The words of each sense of `word` (any part of speech, in WordNet's order), most frequent first."""
         found: list[list[str]] = []
         for pos in _POS:
-            data = self._data[pos]
             for base in self._bases(word.casefold().replace(" ", "_"), pos):
                 for offset in self._offsets(base, pos):
-                    fields = data[offset : data.index(b"\n", offset)].decode("utf-8").split()
+                    fields = self._line(pos, offset)
                     count = int(fields[3], 16)
                     found.append([_MARKER.sub("", w) for w in fields[4 : 4 + 2 * count : 2]])
         return found
